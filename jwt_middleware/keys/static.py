@@ -1,0 +1,30 @@
+"""Keys given in code (`key=`): prepared once at construction, never refreshed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from anyio.abc import TaskGroup
+
+from .keyset import KeySet, keys_from_material
+
+__all__ = ["StaticKeys"]
+
+
+class StaticKeys:
+    """A `KeySource` over fixed key material; unknown `kid`s are simply unknown."""
+
+    def __init__(self, material: object, algorithms: Collection[str]) -> None:
+        self._keys = keys_from_material(material, algorithms)
+
+    def current(self) -> KeySet:
+        return self._keys
+
+    async def refresh_for_unknown_kid(self) -> KeySet | None:
+        return None
+
+    async def start(self, task_group: TaskGroup) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,231 @@
+"""`JWTMiddleware`: the ASGI entry point for http, websocket and lifespan scopes."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import AuthError, InvalidRequest, InvalidToken, MissingToken, render
+from .keys import KeySource
+from .keys.static import StaticKeys
+from .rules import Access, Rules
+from .settings import DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, REQUIRED, Provider, Settings
+from .user import JWTUser, scopes_of
+from .verify import Issuer, Verifier
+
+__all__ = ["JWTMiddleware"]
+
+logger = logging.getLogger("jwt_middleware")
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_BEARER = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)")
+ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp]
+
+
+class JWTMiddleware:
+    """Verify the bearer token of every request before routing, and put its claims in `request.state.claims`.
+
+    >>> app.add_middleware(JWTMiddleware, algorithms=["RS256"], issuer="https://login.example.com/",
+    ...                    audience="orders-api", key=public_key_pem, exempt=["/health"])
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        algorithms: Sequence[str] | None = None,
+        issuer: str | object | None = REQUIRED,
+        audience: str | Sequence[str] | object | None = REQUIRED,
+        key: object = None,
+        jwks_url: str | None = None,
+        providers: Sequence[Provider] | None = None,
+        exempt: Sequence[str] = (),
+        optional: Sequence[str] = (),
+        leeway: float = DEFAULT_LEEWAY,
+        required_claims: Sequence[str] = ("exp",),
+        max_age: float | None = None,
+        typ: str | None = None,
+        realm: str = "api",
+        allow_preflight: bool = True,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        cache_size: int = 4096,
+        is_revoked: Callable[[Mapping[str, Any]], Awaitable[bool]] | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = Settings.build(
+            algorithms=algorithms,
+            issuer=issuer,
+            audience=audience,
+            key=key,
+            jwks_url=jwks_url,
+            providers=providers,
+            leeway=leeway,
+            required_claims=required_claims,
+            max_age=max_age,
+            typ=typ,
+            realm=realm,
+            exempt=exempt,
+            optional=optional,
+            allow_preflight=allow_preflight,
+            max_token_bytes=max_token_bytes,
+            cache_size=cache_size,
+        )
+        self._rules = Rules(self.settings.exempt, self.settings.optional, allow_preflight=self.settings.allow_preflight)
+        self._sources: list[KeySource] = []
+        issuers = []
+        for provider in self.settings.providers:
+            source = self._key_source(provider)
+            self._sources.append(source)
+            audiences = None if provider.audience is None else frozenset(provider.audience)
+            issuers.append(Issuer(issuer=provider.issuer, audiences=audiences, keys=source))
+        self._verifier = Verifier(self.settings, issuers, is_revoked=is_revoked)
+        self._on_error = on_error
+        # Rejections are a fixed set, so their bytes are rendered once and reused.
+        self._rendered: dict[tuple[type[AuthError], str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+
+    def _key_source(self, provider: Provider) -> KeySource:
+        if provider.key is not None:
+            return StaticKeys(provider.key, self.settings.algorithms)
+        raise NotImplementedError("jwks_url")  # pragma: no cover - replaced by the remote key source
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type != "http" and scope_type != "websocket":
+            if scope_type == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        access = self._rules.access(scope)
+        if access is not Access.EXEMPT:
+            try:
+                await self._authenticate(scope, access)
+            except AuthError as exc:
+                await self._reject(scope, receive, send, exc)
+                return
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, access: Access) -> None:
+        token = _bearer_token(scope)
+        if token is None:
+            if access is Access.REQUIRED:
+                raise MissingToken()
+            claims = None
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+        else:
+            try:
+                verified = await self._verifier.verify(token)
+            except AuthError:
+                raise
+            except Exception as exc:
+                # No input may turn into a 500; log the kind of failure only (its text could quote the token).
+                logger.error("jwt_middleware: unexpected %s while verifying a token", type(exc).__name__)
+                raise InvalidToken("token_invalid", "The token could not be verified.") from exc
+            claims = verified.claims
+            scope["user"] = JWTUser(claims)
+            scope["auth"] = scopes_of(claims)
+        # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = {"claims": claims}
+        else:
+            state["claims"] = claims
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
+        logger.debug("jwt_middleware: refused %s %r: %s", scope["type"], scope["path"], exc.code)
+        if self._on_error is not None and scope["type"] == "http":
+            response = self._on_error(HTTPConnection(scope), exc)
+            await response(scope, receive, send)
+            return
+        rendered = self._rendered.get((type(exc), exc.code))
+        if rendered is None:
+            rendered = self._rendered[type(exc), exc.code] = render(exc, self.settings.realm)
+        status, headers, body = rendered
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        message = await receive()  # websocket.connect: the handshake waits for our answer
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            # The extension lets the handshake be refused with the RFC 6750 answer itself (401 + challenge).
+            await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app's lifespan, starting the key sources at startup and stopping them at shutdown.
+
+        An app without lifespan support raises or returns before reading `lifespan.startup`; the middleware then
+        speaks the protocol itself, so key refreshing works for any ASGI app.
+        """
+        started = False
+
+        async with anyio.create_task_group() as task_group:
+
+            async def receive_and_act() -> Message:
+                nonlocal started
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    started = True
+                    for source in self._sources:
+                        await source.start(task_group)
+                elif message["type"] == "lifespan.shutdown":
+                    await self._stop_sources()
+                return message
+
+            try:
+                await self.app(scope, receive_and_act, send)
+            except Exception:
+                if started:
+                    raise
+                await self._own_lifespan(receive_and_act, send)
+            else:
+                if not started:
+                    await self._own_lifespan(receive_and_act, send)
+            finally:
+                task_group.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await self._stop_sources()
+
+    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+
+    async def _stop_sources(self) -> None:
+        for source in self._sources:
+            await source.aclose()
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    """The bearer token, or None when no `Authorization` header carries one (RFC 6750 section 2.1)."""
+    value: bytes | None = None
+    for name, header_value in scope["headers"]:
+        if name == b"authorization":
+            if value is not None:
+                raise InvalidRequest("multiple_authorization_headers", "Send one Authorization header.")
+            value = header_value
+    if value is None:
+        return None
+    match = _BEARER.fullmatch(value)
+    if match is None:
+        scheme = value.split(b" ", 1)[0]
+        if scheme.lower() != b"bearer":
+            return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it
+        raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
+    return match.group(1).decode("ascii")

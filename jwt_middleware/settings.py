@@ -1,0 +1,215 @@
+"""The validated, frozen configuration built from `JWTMiddleware`'s keyword arguments.
+
+Every check that can be made before the first request is made here, and a mistake raises `ConfigurationError`
+with a message that names the argument to change. Checks that are turned off are logged once as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+from .keys.algorithms import SUPPORTED
+
+__all__ = ["REQUIRED", "Provider", "Settings"]
+
+logger = logging.getLogger("jwt_middleware")
+
+DEFAULT_LEEWAY = 30.0
+MAX_LEEWAY = 300.0
+DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+# The default of `issuer` and `audience`: leaving them out is an error, passing None is an explicit opt-out.
+REQUIRED: object = _Required()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provider:
+    """One token issuer: who issues, for which audience, and where its keys are.
+
+    >>> Provider(issuer="https://login.example.com/", audience="orders-api", key=public_pem)
+    """
+
+    issuer: str | None
+    audience: str | Sequence[str] | None
+    key: object = None
+    jwks_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the middleware checks, validated once; read-only after construction."""
+
+    algorithms: frozenset[str]
+    providers: tuple[Provider, ...]
+    exempt: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    leeway: float = DEFAULT_LEEWAY
+    required_claims: tuple[str, ...] = ("exp",)
+    max_age: float | None = None
+    typ: str | None = None
+    realm: str = "api"
+    allow_preflight: bool = True
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+    cache_size: int = 4096
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        algorithms: Sequence[str] | None,
+        issuer: object,
+        audience: object,
+        key: object,
+        jwks_url: str | None,
+        providers: Sequence[Provider] | None,
+        leeway: float,
+        required_claims: Sequence[str],
+        max_age: float | None,
+        typ: str | None,
+        realm: str,
+        exempt: Sequence[str],
+        optional: Sequence[str],
+        allow_preflight: bool,
+        max_token_bytes: int,
+        cache_size: int,
+    ) -> Settings:
+        settings = cls(
+            algorithms=_algorithms(algorithms),
+            providers=_providers(issuer, audience, key, jwks_url, providers),
+            exempt=_patterns("exempt", exempt),
+            optional=_patterns("optional", optional),
+            leeway=_seconds("leeway", leeway, upper=MAX_LEEWAY),
+            required_claims=_claim_names(required_claims),
+            max_age=None if max_age is None else _seconds("max_age", max_age, upper=math.inf, positive=True),
+            typ=_typ(typ),
+            realm=_realm(realm),
+            allow_preflight=bool(allow_preflight),
+            max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
+            cache_size=_positive_int("cache_size", cache_size, lower=0),
+        )
+        settings._warn_about_disabled_checks()
+        return settings
+
+    def _warn_about_disabled_checks(self) -> None:
+        for provider in self.providers:
+            if provider.issuer is None:
+                logger.warning("jwt_middleware: issuer=None, so the iss claim is not checked (RFC 8725 section 3.8)")
+            if provider.audience is None:
+                logger.warning("jwt_middleware: audience=None, so the aud claim is not checked (RFC 8725 section 3.9)")
+        if "exp" not in self.required_claims:
+            logger.warning("jwt_middleware: required_claims has no 'exp', so tokens without expiry are accepted")
+
+
+def _algorithms(algorithms: Sequence[str] | None) -> frozenset[str]:
+    if algorithms is None or isinstance(algorithms, str) or not algorithms:
+        raise ConfigurationError("algorithms must be listed explicitly, e.g. algorithms=['RS256']")
+    for alg in algorithms:
+        if not isinstance(alg, str):
+            raise ConfigurationError(f"algorithms must be strings, got {alg!r}")
+        if alg.lower() == "none":
+            raise ConfigurationError("algorithms must not contain 'none': unsigned tokens are never accepted")
+        if alg not in SUPPORTED:
+            near = [s for s in SUPPORTED if s.lower() == alg.lower()]
+            hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(sorted(SUPPORTED))}"
+            raise ConfigurationError(f"algorithms contains unknown algorithm {alg!r}{hint}")
+    return frozenset(algorithms)
+
+
+def _providers(
+    issuer: object, audience: object, key: object, jwks_url: str | None, providers: Sequence[Provider] | None
+) -> tuple[Provider, ...]:
+    single_form = key is not None or jwks_url is not None or issuer is not REQUIRED or audience is not REQUIRED
+    if providers is not None:
+        if single_form:
+            raise ConfigurationError(
+                "providers replaces issuer/audience/key/jwks_url: pass either providers=[...] or the single form"
+            )
+        if isinstance(providers, Provider) or not providers:
+            raise ConfigurationError("providers must be a non-empty list of Provider(...)")
+        checked = tuple(_provider(p, f"providers[{i}].") for i, p in enumerate(providers))
+        issuers = [p.issuer for p in checked]
+        if None in issuers:
+            raise ConfigurationError("with several providers each needs an issuer: it is how a token picks one")
+        if len(set(issuers)) != len(issuers):
+            raise ConfigurationError("providers must have distinct issuers")
+        return checked
+    return (_provider(Provider(issuer=issuer, audience=audience, key=key, jwks_url=jwks_url), ""),)  # type: ignore[arg-type]
+
+
+def _provider(provider: Provider, prefix: str) -> Provider:
+    if not isinstance(provider, Provider):
+        raise ConfigurationError(f"{prefix.rstrip('.')} must be a Provider(...)")
+    issuer, audience = provider.issuer, provider.audience
+    if issuer is REQUIRED:
+        raise ConfigurationError(
+            f"{prefix}issuer is required, e.g. issuer='https://login.example.com/' (issuer=None skips the check)"
+        )
+    if issuer is not None and (not isinstance(issuer, str) or not issuer):
+        raise ConfigurationError(f"{prefix}issuer must be a non-empty string or None")
+    if audience is REQUIRED:
+        raise ConfigurationError(f"{prefix}audience is required, e.g. audience='orders-api' (None skips the check)")
+    if isinstance(audience, str):
+        audience = (audience,)
+    if audience is not None:
+        if not isinstance(audience, Sequence) or not audience or not all(isinstance(a, str) and a for a in audience):
+            raise ConfigurationError(f"{prefix}audience must be a non-empty string, a list of them, or None")
+        audience = tuple(audience)
+    if (provider.key is None) == (provider.jwks_url is None):
+        raise ConfigurationError(f"pass exactly one of {prefix}key (keys in code) or {prefix}jwks_url (remote keys)")
+    return Provider(issuer=issuer, audience=audience, key=provider.key, jwks_url=provider.jwks_url)
+
+
+def _patterns(name: str, patterns: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(patterns, str):
+        raise ConfigurationError(f"{name} must be a list of patterns, e.g. {name}=['/health']")
+    return tuple(patterns)
+
+
+def _seconds(name: str, value: float, *, upper: float, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a number of seconds")
+    if value < 0 or (positive and value == 0) or value > upper:
+        raise ConfigurationError(f"{name} must be between 0 and {upper:g} seconds, got {value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: int, *, lower: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lower:
+        raise ConfigurationError(f"{name} must be an integer of at least {lower}, got {value!r}")
+    return value
+
+
+def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError("required_claims must be a list of claim names, e.g. required_claims=['exp', 'sub']")
+    return tuple(dict.fromkeys(names))
+
+
+def _typ(typ: str | None) -> str | None:
+    if typ is None:
+        return None
+    if not isinstance(typ, str) or not typ:
+        raise ConfigurationError("typ must be a media type such as 'at+jwt' (RFC 9068), or None")
+    return normalise_typ(typ)
+
+
+def normalise_typ(typ: str) -> str:
+    """RFC 7515 section 4.1.9: compare case-insensitively, with an optional 'application/' prefix."""
+    typ = typ.lower()
+    return typ[len("application/") :] if typ.startswith("application/") else typ
+
+
+def _realm(realm: str) -> str:
+    if not isinstance(realm, str) or not realm or any(c in realm for c in '"\\\r\n') or not realm.isprintable():
+        raise ConfigurationError("realm must be a printable string without quotes or backslashes")
+    return realm

@@ -1,0 +1,317 @@
+"""Token -> claims: parse, header policy, key choice, signature, claim checks (RFC 7515, 7519, 8725).
+
+The path is written out here rather than delegated to `jwt.decode`, for two reasons. It is stricter: it refuses
+what PyJWT tolerates (padded or `+/` base64, duplicate JSON members, non-UTF-8 JSON, lone surrogates, `exp` as a
+string or 1e30) and it never lets a key verify an algorithm it is not bound to. And it is cheaper: keys are
+prepared once, a header seen before is not parsed again, and a token verified before is found in a bounded cache
+whose hits still re-check the clock, the key set and revocation. The verdicts never accept a token that PyJWT's
+strict `jwt.decode` rejects: tests/test_fuzz.py holds the two side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidToken, KeyNotFound
+from .keys import KeySet, KeySource, PreparedKey
+from .settings import Settings, normalise_typ
+
+__all__ = ["Claims", "Header", "Issuer", "Verified", "Verifier", "check_signature", "parse"]
+
+Claims = dict[str, Any]
+RevocationCheck = Callable[[Mapping[str, Any]], Awaitable[bool]]
+
+# RFC 7515 compact serialization in base64url without padding; 8725bis: nothing else may appear in a token.
+_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+# The last character of an unpadded segment carries 2 or 4 unused bits, which must be zero: otherwise several
+# spellings decode to one value, and a signature check would pass for a token that is not the one signed.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+# Header parameters we understand; a `crit` header naming anything else must be refused (RFC 7515 4.1.11).
+_UNDERSTOOD_CRITICAL: frozenset[str] = frozenset()
+_MAX_KID_LENGTH = 256
+# NumericDate sanity bound: year 9999. Larger values are attacks or bugs, not expiry times.
+_MAX_NUMERIC_DATE = 253402300799
+_HEADER_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The parts of a validated JOSE header that verification uses."""
+
+    alg: str
+    kid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A compact JWS, split and decoded, not yet verified."""
+
+    header: Header
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """A provider ready for the request path: who issues, which audiences fit, and the keys."""
+
+    issuer: str | None
+    audiences: frozenset[str] | None
+    keys: KeySource
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token that passed every check; `claims` is the caller's own copy."""
+
+    claims: Claims
+    issuer: Issuer
+
+
+def invalid(code: str, description: str) -> InvalidToken:
+    return InvalidToken(code, description)
+
+
+def _b64decode(segment: str) -> bytes:
+    remainder = len(segment) % 4
+    if remainder:
+        if remainder == 1 or segment[-1] not in _CANONICAL_LAST[remainder]:
+            raise invalid("token_malformed", "The token is not valid base64url.")
+        segment += "=" * (4 - remainder)
+    return base64.urlsafe_b64decode(segment)
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        # {"alg":"none","alg":"HS256"}: parsers disagree on which wins, so the only safe answer is neither.
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+_json_decode = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant).decode
+
+
+def decode_json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """Strict JSON (RFC 8259): UTF-8 only, no duplicate members, no NaN, no lone surrogates, an object."""
+    try:
+        text = raw.decode("utf-8")
+        value = _json_decode(text)
+        if "\\u" in text:
+            # An escaped lone surrogate decodes to a str that is not valid Unicode; encoding it back finds it.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError) as exc:  # UnicodeError and JSONDecodeError are ValueErrors
+        raise invalid("token_malformed", f"The token {what} is not a strict JSON object.") from exc
+    if type(value) is not dict:
+        raise invalid("token_malformed", f"The token {what} is not a JSON object.")
+    return value
+
+
+class HeaderPolicy:
+    """Checks a JOSE header against configuration, remembering headers already accepted."""
+
+    def __init__(self, algorithms: frozenset[str], typ: str | None) -> None:
+        self._algorithms = algorithms
+        self._typ = typ
+        self._seen: dict[str, Header] = {}
+
+    def check(self, segment: str) -> Header:
+        header = self._seen.get(segment)
+        if header is None:
+            header = self._check(decode_json_object(_b64decode(segment), "header"))
+            if len(self._seen) >= _HEADER_CACHE_SIZE:
+                self._seen.clear()  # bounded: a flood of distinct headers only costs re-parsing
+            self._seen[segment] = header
+        return header
+
+    def _check(self, header: dict[str, Any]) -> Header:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            # Covers "none" in every casing: configuration refuses it, so it is never in the allow-list.
+            raise invalid("algorithm_not_allowed", "The token's algorithm is not allowed.")
+        if "enc" in header:
+            raise invalid("token_encrypted", "Encrypted tokens (JWE) are not accepted.")
+        crit = header.get("crit")
+        if crit is not None:
+            if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+                raise invalid("header_invalid", "The token's crit header is malformed.")
+            if not _UNDERSTOOD_CRITICAL.issuperset(crit):
+                raise invalid("crit_unsupported", "The token requires an extension this server does not implement.")
+        if header.get("b64", True) is not True:
+            raise invalid("crit_unsupported", "Unencoded payloads (RFC 7797) are not accepted.")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH):
+            raise invalid("header_invalid", "The token's kid header is malformed.")
+        if self._typ is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or normalise_typ(typ) != self._typ:
+                raise invalid("typ_invalid", "The token's type is not accepted here.")
+        # jku, x5u, jwk and x5c are deliberately never read: key material never comes from the token.
+        return Header(alg=alg, kid=kid)
+
+
+def parse(token: str, policy: HeaderPolicy, max_bytes: int) -> ParsedToken:
+    """Split and decode a compact JWS, applying the header policy; no signature is checked yet."""
+    if len(token) > max_bytes:
+        raise invalid("token_too_large", "The token is too large.")
+    match = _COMPACT_JWS.fullmatch(token)
+    if match is None:
+        if token.count(".") == 4:
+            raise invalid("token_encrypted", "Encrypted tokens (JWE) are not accepted.")
+        raise invalid("token_malformed", "The token is not a compact JWS.")
+    header_segment, payload_segment, signature_segment = match.groups()
+    header = policy.check(header_segment)
+    try:
+        payload = _b64decode(payload_segment)
+        signature = _b64decode(signature_segment)
+    except binascii.Error as exc:  # cannot happen after the regex, but a decoder bug must not become a 500
+        raise invalid("token_malformed", "The token is not valid base64url.") from exc
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+    return ParsedToken(header=header, payload=payload, signing_input=signing_input, signature=signature)
+
+
+def check_signature(parsed: ParsedToken, keys: KeySet) -> PreparedKey:
+    """The key that verifies the signature; `KeyNotFound` if none fits, `InvalidToken` if none verifies."""
+    candidates = keys.for_token(parsed.header.alg, parsed.header.kid)
+    if not candidates:
+        raise KeyNotFound()
+    for key in candidates:
+        if key.check(parsed.signing_input, parsed.signature):
+            return key
+    raise invalid("signature_invalid", "The token's signature is invalid.")
+
+
+def _numeric_date(claims: Claims, name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:
+            raise invalid("claim_invalid", f"The {name} claim must be a NumericDate.")
+        return None
+    # bool is an int in Python, and 1e30 or inf are floats: none of them is a time.
+    if type(value) not in (int, float) or not (0 <= value <= _MAX_NUMERIC_DATE) or not math.isfinite(value):
+        raise invalid("claim_invalid", f"The {name} claim must be a NumericDate.")
+    return float(value)
+
+
+class Verifier:
+    """Verifies tokens for every configured provider, with a bounded cache of tokens already verified."""
+
+    def __init__(self, settings: Settings, issuers: list[Issuer], *, is_revoked: RevocationCheck | None = None) -> None:
+        self._policy = HeaderPolicy(settings.algorithms, settings.typ)
+        self._max_bytes = settings.max_token_bytes
+        self._leeway = settings.leeway
+        self._max_age = settings.max_age
+        self._required = settings.required_claims
+        self._is_revoked = is_revoked
+        self._single = issuers[0] if len(issuers) == 1 else None
+        self._by_issuer = {i.issuer: i for i in issuers}
+        self._cache_size = settings.cache_size
+        # digest -> (claims, the key that verified them, their issuer); most recently used last
+        self._cache: OrderedDict[bytes, tuple[Claims, PreparedKey, Issuer]] = OrderedDict()
+
+    async def verify(self, token: str, now: float | None = None) -> Verified:
+        """Every check, in order; raises an `AuthError` subclass on the first failure."""
+        now = time.time() if now is None else now
+        digest = hashlib.blake2b(token.encode(), digest_size=16).digest() if self._cache_size else b""
+        cached = self._cache.get(digest) if self._cache_size else None
+        if cached is not None and cached[1] in cached[2].keys.current():
+            claims, _, issuer = cached
+            self._cache.move_to_end(digest)
+            self._check_times(claims, now)
+        else:
+            claims, key, issuer = await self._verify_fully(token, now)
+            if self._cache_size:
+                self._cache[digest] = (claims, key, issuer)
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if self._is_revoked is not None and await self._is_revoked(claims):
+            raise invalid("token_revoked", "The token has been revoked.")
+        return Verified(claims=claims.copy(), issuer=issuer)
+
+    async def _verify_fully(self, token: str, now: float) -> tuple[Claims, PreparedKey, Issuer]:
+        parsed = parse(token, self._policy, self._max_bytes)
+        claims = decode_json_object(parsed.payload, "payload")
+        issuer = self._issuer_for(claims)
+        keys = issuer.keys.current()
+        try:
+            key = check_signature(parsed, keys)
+        except KeyNotFound:
+            # Only a token that passed the algorithm allow-list and the issuer check gets here, so an attacker
+            # cannot make us fetch for tokens we would refuse anyway; the source rate-limits the rest.
+            if parsed.header.kid is None or (refreshed := await issuer.keys.refresh_for_unknown_kid()) is None:
+                raise
+            key = check_signature(parsed, refreshed)
+        self._check_claims(claims, issuer, now)
+        return claims, key, issuer
+
+    def _issuer_for(self, claims: Claims) -> Issuer:
+        iss = claims.get("iss")
+        if self._single is not None:
+            expected = self._single.issuer
+            if expected is not None and iss != expected:
+                raise invalid("issuer_invalid", "The token's issuer is not accepted.")
+            if iss is not None and not isinstance(iss, str):
+                raise invalid("claim_invalid", "The iss claim must be a string.")
+            return self._single
+        issuer = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise invalid("issuer_invalid", "The token's issuer is not accepted.")
+        return issuer
+
+    def _check_claims(self, claims: Claims, issuer: Issuer, now: float) -> None:
+        for name in self._required:
+            if name not in claims:
+                raise invalid("claim_missing", f"The token has no {name} claim.")
+        self._check_times(claims, now)
+        iat = _numeric_date(claims, "iat")
+        if iat is not None and iat > now + self._leeway:
+            raise invalid("token_issued_in_future", "The token is issued in the future.")
+        for name in ("sub", "jti"):
+            if name in claims and not isinstance(claims[name], str):
+                raise invalid("claim_invalid", f"The {name} claim must be a string.")
+        _check_audience(claims, issuer.audiences)
+
+    def _check_times(self, claims: Claims, now: float) -> None:
+        exp = _numeric_date(claims, "exp")
+        if exp is not None and now >= exp + self._leeway:
+            raise invalid("token_expired", "The token has expired.")
+        nbf = _numeric_date(claims, "nbf")
+        if nbf is not None and nbf > now + self._leeway:
+            raise invalid("token_not_yet_valid", "The token is not valid yet.")
+        if self._max_age is not None:
+            iat = _numeric_date(claims, "iat")
+            if iat is None:
+                raise invalid("claim_missing", "The token has no iat claim.")
+            if now - iat > self._max_age + self._leeway:
+                raise invalid("token_too_old", "The token is too old.")
+
+
+def _check_audience(claims: Claims, audiences: frozenset[str] | None) -> None:
+    if "aud" not in claims:
+        if audiences is not None:
+            raise invalid("claim_missing", "The token has no aud claim.")
+        return
+    aud = claims["aud"]
+    if isinstance(aud, str):
+        values: list[Any] = [aud]
+    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        values = aud
+    else:
+        raise invalid("claim_invalid", "The aud claim must be a string or a list of strings.")
+    if audiences is not None and audiences.isdisjoint(values):
+        raise invalid("audience_invalid", "The token is not meant for this audience.")
