@@ -1,0 +1,113 @@
+"""Key material in every accepted form, bound to the algorithms it may verify."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from jwt_middleware import ConfigurationError
+from jwt_middleware.keys import keys_from_jwks, keys_from_material
+
+from ..conftest import Signer, app_for, bearer, client_for, make_signer, signer_for
+
+pytestmark = pytest.mark.anyio
+
+
+def public_jwk(signer: Signer, **members: Any) -> dict[str, Any]:
+    alg = {"PS256": "RS256"}.get(signer.alg, signer.alg)
+    jwk: dict[str, Any] = json.loads(jwt.get_algorithm_by_name(alg).to_jwk(signer.public))
+    return {**jwk, **members}
+
+
+@pytest.mark.parametrize("form", ["object", "pem", "jwk", "jwks", "list"])
+async def test_every_key_form_verifies(signer: Signer, form: str) -> None:
+    if signer.alg.startswith("HS") and form == "pem":
+        pytest.skip("an HMAC secret has no PEM form")
+    forms: dict[str, Any] = {
+        "object": signer.public,
+        "pem": signer.public_pem,
+        "jwk": public_jwk(signer),
+        "jwks": {"keys": [public_jwk(signer)]},
+        "list": [public_jwk(signer)],
+    }
+    async with client_for(app_for(signer, key=forms[form])) as client:
+        response = await client.get("/", headers=bearer(signer.token()))
+    assert response.status_code == 200, response.text
+
+
+async def test_rotation_selects_by_kid_and_tries_only_fitting_keys_without_kid() -> None:
+    old, new = make_signer("ES256"), make_signer("ES256")
+    old.kid, new.kid = "2025", "2026"
+    rsa_signer = signer_for("RS256")
+    keys = [public_jwk(old, kid="2025"), public_jwk(new, kid="2026"), public_jwk(rsa_signer)]
+    app = app_for(old, key=keys, algorithms=["ES256", "RS256"])
+    async with client_for(app) as client:
+        assert (await client.get("/", headers=bearer(old.token()))).status_code == 200
+        assert (await client.get("/", headers=bearer(new.token()))).status_code == 200
+        # Without a kid, every ES256 key is tried; the RSA key is never offered an ES256 token.
+        new.kid = None
+        assert (await client.get("/", headers=bearer(new.token()))).status_code == 200
+        assert (await client.get("/", headers=bearer(rsa_signer.token()))).status_code == 200
+        unknown = await client.get("/", headers=bearer(new.token(headers={"kid": "2027"})))
+        assert unknown.json()["code"] == "key_not_found"
+
+
+def test_a_key_is_bound_to_its_jwk_alg() -> None:
+    rsa_signer = signer_for("RS256")
+    keys = keys_from_material(public_jwk(rsa_signer, alg="RS256"), ["RS256", "PS256"])
+    assert [k.alg for k in keys.keys] == ["RS256"]
+    unbound = keys_from_material(public_jwk(rsa_signer), ["RS256", "PS256"])
+    assert [k.alg for k in unbound.keys] == ["RS256", "PS256"]
+
+
+def test_ec_keys_only_verify_their_own_curve() -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    assert [k.alg for k in keys_from_material(p384, ["ES256", "ES384", "ES512"]).keys] == ["ES384"]
+    with pytest.raises(ConfigurationError, match="fits none"):
+        keys_from_material(p384, ["ES256"])
+
+
+def test_jwks_policy_skips_unusable_keys_and_says_why() -> None:
+    es = signer_for("ES256")
+    document = {
+        "keys": [
+            public_jwk(es, kid="good"),
+            public_jwk(es, kid="enc", use="enc"),
+            public_jwk(es, kid="ops", key_ops=["encrypt"]),
+            public_jwk(es, kid="wrong-alg", alg="ES384"),
+            public_jwk(es, kid="private", d="AAAA"),
+            {"kty": "oct", "kid": "secret", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0cw"},
+            {"kty": "XYZ", "kid": "odd"},
+            {"kty": "EC", "kid": "broken", "crv": "P-256", "x": "AA", "y": "AA"},
+            "not an object",
+        ]
+    }
+    keys, problems = keys_from_jwks(document, ["ES256", "HS256"], remote=True)
+    assert [k.kid for k in keys] == ["good"]
+    assert len(problems) == 8
+    assert all("AAAA" not in p for p in problems)  # never quote key material
+    assert keys_from_jwks({"nope": []}, ["ES256"], remote=True) == (
+        [],
+        ['a JWKS must be a JSON object with a "keys" array'],
+    )
+
+
+def test_static_sets_refuse_ambiguity() -> None:
+    es = signer_for("ES256")
+    with pytest.raises(ConfigurationError, match="names two keys"):
+        keys_from_material([public_jwk(es, kid="a"), public_jwk(make_signer("ES256"), kid="a")], ["ES256"])
+    with pytest.raises(ConfigurationError, match="mixes HMAC secrets with public keys"):
+        keys_from_material([b"k" * 32, es.public], ["ES256", "HS256"])
+
+
+def test_fetched_sets_drop_duplicate_kids_instead_of_guessing() -> None:
+    a, b = signer_for("ES256"), make_signer("ES256")
+    keys, problems = keys_from_jwks(
+        {"keys": [public_jwk(a, kid="dup"), public_jwk(b, kid="dup"), public_jwk(b, kid="ok")]}, ["ES256"], remote=True
+    )
+    assert [k.kid for k in keys] == ["ok"]
+    assert any("names two keys" in p for p in problems)
