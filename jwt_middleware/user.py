@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.authentication import AuthCredentials, BaseUser
+from starlette.authentication import BaseUser
 
-__all__ = ["JWTUser", "scopes_of"]
+__all__ = ["JWTUser"]
 
 
 class JWTUser(BaseUser):
@@ -41,15 +41,3 @@ class JWTUser(BaseUser):
 
     def __repr__(self) -> str:
         return f"JWTUser(identity={self.identity!r})"
-
-
-def scopes_of(claims: Mapping[str, Any]) -> AuthCredentials:
-    """`AuthCredentials` from `scope` (RFC 8693: space-separated) or `scp` (Entra ID, Okta: string or list)."""
-    scopes: list[str] = []
-    for name in ("scope", "scp"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            scopes.extend(value.split())
-        elif isinstance(value, list):
-            scopes.extend(v for v in value if isinstance(v, str))
-    return AuthCredentials(["authenticated", *dict.fromkeys(scopes)])

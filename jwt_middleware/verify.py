@@ -10,32 +10,40 @@ strict `jwt.decode` rejects: tests/test_fuzz.py holds the two side by side.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
 import re
 import time
+from binascii import Error as Base64Error
+from binascii import a2b_base64
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidToken, KeyNotFound
 from .keys import KeySet, KeySource, PreparedKey
 from .settings import Settings, normalise_typ
 
-__all__ = ["Claims", "Header", "Issuer", "Verified", "Verifier", "check_signature", "parse"]
+__all__ = ["HeaderPolicy", "Issuer", "ParsedToken", "Verified", "Verifier", "check_signature", "parse"]
 
 Claims = dict[str, Any]
 RevocationCheck = Callable[[Mapping[str, Any]], Awaitable[bool]]
 
 # RFC 7515 compact serialization in base64url without padding; 8725bis: nothing else may appear in a token.
-_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+COMPACT_JWS = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
 # The last character of an unpadded segment carries 2 or 4 unused bits, which must be zero: otherwise several
-# spellings decode to one value, and a signature check would pass for a token that is not the one signed.
-_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+# spellings decode to one value, and a token that is not the one signed would pass the signature check.
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+    frozenset(),
+    frozenset(),
+    frozenset(b"AQgw"),
+    frozenset(b"AEIMQUYcgkosw048"),
+)
 # Header parameters we understand; a `crit` header naming anything else must be refused (RFC 7515 4.1.11).
 _UNDERSTOOD_CRITICAL: frozenset[str] = frozenset()
 _MAX_KID_LENGTH = 256
@@ -73,23 +81,33 @@ class Issuer:
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """A token that passed every check; `claims` is the caller's own copy."""
+    """A token that passed every check. Shared by every request that presents the same token: read-only.
+
+    `valid_from <= now < valid_until` is the window in which its time claims hold, so a cache hit re-checks
+    the clock with two comparisons.
+    """
 
     claims: Claims
+    scopes: tuple[str, ...]
     issuer: Issuer
+    key: PreparedKey
+    valid_from: float
+    valid_until: float
 
 
 def invalid(code: str, description: str) -> InvalidToken:
     return InvalidToken(code, description)
 
 
-def _b64decode(segment: str) -> bytes:
-    remainder = len(segment) % 4
-    if remainder:
-        if remainder == 1 or segment[-1] not in _CANONICAL_LAST[remainder]:
-            raise invalid("token_malformed", "The token is not valid base64url.")
-        segment += "=" * (4 - remainder)
-    return base64.urlsafe_b64decode(segment)
+def b64url_decode(segment: bytes) -> bytes:
+    """Strict base64url (RFC 7515 section 2): no padding, canonical last character; the alphabet was checked."""
+    remainder = len(segment) & 3
+    if remainder == 1 or (remainder and segment[-1] not in _CANONICAL_LAST[remainder]):
+        raise invalid("token_malformed", "The token is not valid base64url.")
+    try:
+        return a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder])
+    except Base64Error as exc:  # unreachable after the checks above; a decoder surprise must not become a 500
+        raise invalid("token_malformed", "The token is not valid base64url.") from exc
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -123,17 +141,17 @@ def decode_json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 
 class HeaderPolicy:
-    """Checks a JOSE header against configuration, remembering headers already accepted."""
+    """Checks a JOSE header against configuration, remembering the headers it has accepted."""
 
     def __init__(self, algorithms: frozenset[str], typ: str | None) -> None:
         self._algorithms = algorithms
         self._typ = typ
-        self._seen: dict[str, Header] = {}
+        self._seen: dict[bytes, Header] = {}
 
-    def check(self, segment: str) -> Header:
+    def check(self, segment: bytes) -> Header:
         header = self._seen.get(segment)
         if header is None:
-            header = self._check(decode_json_object(_b64decode(segment), "header"))
+            header = self._check(decode_json_object(b64url_decode(segment), "header"))
             if len(self._seen) >= _HEADER_CACHE_SIZE:
                 self._seen.clear()  # bounded: a flood of distinct headers only costs re-parsing
             self._seen[segment] = header
@@ -155,7 +173,7 @@ class HeaderPolicy:
         if header.get("b64", True) is not True:
             raise invalid("crit_unsupported", "Unencoded payloads (RFC 7797) are not accepted.")
         kid = header.get("kid")
-        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH):
+        if "kid" in header and (not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH):
             raise invalid("header_invalid", "The token's kid header is malformed.")
         if self._typ is not None:
             typ = header.get("typ")
@@ -165,24 +183,24 @@ class HeaderPolicy:
         return Header(alg=alg, kid=kid)
 
 
-def parse(token: str, policy: HeaderPolicy, max_bytes: int) -> ParsedToken:
+def parse(token: bytes | str, policy: HeaderPolicy, max_bytes: int) -> ParsedToken:
     """Split and decode a compact JWS, applying the header policy; no signature is checked yet."""
+    if isinstance(token, str):
+        token = token.encode("utf-8", "surrogateescape")
     if len(token) > max_bytes:
         raise invalid("token_too_large", "The token is too large.")
-    match = _COMPACT_JWS.fullmatch(token)
+    match = COMPACT_JWS.fullmatch(token)
     if match is None:
-        if token.count(".") == 4:
+        if token.count(b".") == 4:
             raise invalid("token_encrypted", "Encrypted tokens (JWE) are not accepted.")
         raise invalid("token_malformed", "The token is not a compact JWS.")
     header_segment, payload_segment, signature_segment = match.groups()
-    header = policy.check(header_segment)
-    try:
-        payload = _b64decode(payload_segment)
-        signature = _b64decode(signature_segment)
-    except binascii.Error as exc:  # cannot happen after the regex, but a decoder bug must not become a 500
-        raise invalid("token_malformed", "The token is not valid base64url.") from exc
-    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-    return ParsedToken(header=header, payload=payload, signing_input=signing_input, signature=signature)
+    return ParsedToken(
+        header=policy.check(header_segment),
+        payload=b64url_decode(payload_segment),
+        signing_input=token[: match.end(2)],
+        signature=b64url_decode(signature_segment),
+    )
 
 
 def check_signature(parsed: ParsedToken, keys: KeySet) -> PreparedKey:
@@ -208,6 +226,18 @@ def _numeric_date(claims: Claims, name: str) -> float | None:
     return float(value)
 
 
+def scopes_of(claims: Claims) -> tuple[str, ...]:
+    """Granted scopes from `scope` (RFC 8693: space-separated) or `scp` (Entra ID, Okta: a string or a list)."""
+    scopes: list[str] = []
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            scopes.extend(value.split())
+        elif isinstance(value, list):
+            scopes.extend(v for v in value if isinstance(v, str))
+    return tuple(dict.fromkeys(scopes))
+
+
 class Verifier:
     """Verifies tokens for every configured provider, with a bounded cache of tokens already verified."""
 
@@ -221,43 +251,48 @@ class Verifier:
         self._single = issuers[0] if len(issuers) == 1 else None
         self._by_issuer = {i.issuer: i for i in issuers}
         self._cache_size = settings.cache_size
-        # digest -> (claims, the key that verified them, their issuer); most recently used last
-        self._cache: OrderedDict[bytes, tuple[Claims, PreparedKey, Issuer]] = OrderedDict()
+        # A 128-bit BLAKE2b digest of the token -> its verdict, least recently used first. A digest, not the token:
+        # the cache holds no credential, and an entry is 16 bytes of key however long the token.
+        self._cache: OrderedDict[bytes, Verified] = OrderedDict()
 
-    async def verify(self, token: str, now: float | None = None) -> Verified:
-        """Every check, in order; raises an `AuthError` subclass on the first failure."""
-        now = time.time() if now is None else now
-        digest = hashlib.blake2b(token.encode(), digest_size=16).digest() if self._cache_size else b""
-        cached = self._cache.get(digest) if self._cache_size else None
-        if cached is not None and cached[1] in cached[2].keys.current():
-            claims, _, issuer = cached
-            self._cache.move_to_end(digest)
-            self._check_times(claims, now)
-        else:
-            claims, key, issuer = await self._verify_fully(token, now)
-            if self._cache_size:
-                self._cache[digest] = (claims, key, issuer)
+    async def verify(self, token: bytes | str, now: float | None = None) -> Verified:
+        """Every check, in order; raises an `AuthError` subclass on the first failure. The result is shared."""
+        if isinstance(token, str):
+            token = token.encode("utf-8", "surrogateescape")
+        if now is None:
+            now = time.time()
+        if self._cache_size:
+            digest = hashlib.blake2b(token, digest_size=16).digest()
+            verified = self._cache.get(digest)
+            if verified is not None and verified.key in verified.issuer.keys.current():
+                if not verified.valid_from <= now < verified.valid_until:
+                    self._time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
+                self._cache.move_to_end(digest)
+            else:
+                verified = await self._verify_fully(token, now)
+                self._cache[digest] = verified
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        if self._is_revoked is not None and await self._is_revoked(claims):
+        else:
+            verified = await self._verify_fully(token, now)
+        if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims)):
             raise invalid("token_revoked", "The token has been revoked.")
-        return Verified(claims=claims.copy(), issuer=issuer)
+        return verified
 
-    async def _verify_fully(self, token: str, now: float) -> tuple[Claims, PreparedKey, Issuer]:
+    async def _verify_fully(self, token: bytes, now: float) -> Verified:
         parsed = parse(token, self._policy, self._max_bytes)
         claims = decode_json_object(parsed.payload, "payload")
         issuer = self._issuer_for(claims)
-        keys = issuer.keys.current()
         try:
-            key = check_signature(parsed, keys)
+            key = check_signature(parsed, issuer.keys.current())
         except KeyNotFound:
             # Only a token that passed the algorithm allow-list and the issuer check gets here, so an attacker
             # cannot make us fetch for tokens we would refuse anyway; the source rate-limits the rest.
             if parsed.header.kid is None or (refreshed := await issuer.keys.refresh_for_unknown_kid()) is None:
                 raise
             key = check_signature(parsed, refreshed)
-        self._check_claims(claims, issuer, now)
-        return claims, key, issuer
+        valid_from, valid_until = self._check_claims(claims, issuer, now)
+        return Verified(claims, scopes_of(claims), issuer, key, valid_from, valid_until)
 
     def _issuer_for(self, claims: Claims) -> Issuer:
         iss = claims.get("iss")
@@ -273,11 +308,11 @@ class Verifier:
             raise invalid("issuer_invalid", "The token's issuer is not accepted.")
         return issuer
 
-    def _check_claims(self, claims: Claims, issuer: Issuer, now: float) -> None:
+    def _check_claims(self, claims: Claims, issuer: Issuer, now: float) -> tuple[float, float]:
         for name in self._required:
             if name not in claims:
                 raise invalid("claim_missing", f"The token has no {name} claim.")
-        self._check_times(claims, now)
+        window = self._time_window(claims, now)
         iat = _numeric_date(claims, "iat")
         if iat is not None and iat > now + self._leeway:
             raise invalid("token_issued_in_future", "The token is issued in the future.")
@@ -285,20 +320,30 @@ class Verifier:
             if name in claims and not isinstance(claims[name], str):
                 raise invalid("claim_invalid", f"The {name} claim must be a string.")
         _check_audience(claims, issuer.audiences)
+        return window
 
-    def _check_times(self, claims: Claims, now: float) -> None:
+    def _time_window(self, claims: Claims, now: float) -> tuple[float, float]:
+        """Check exp, nbf and max_age at `now`; return the window of times at which they all hold."""
+        leeway = self._leeway
+        valid_from, valid_until = -math.inf, math.inf
         exp = _numeric_date(claims, "exp")
-        if exp is not None and now >= exp + self._leeway:
-            raise invalid("token_expired", "The token has expired.")
+        if exp is not None:
+            if now >= exp + leeway:
+                raise invalid("token_expired", "The token has expired.")
+            valid_until = exp + leeway
         nbf = _numeric_date(claims, "nbf")
-        if nbf is not None and nbf > now + self._leeway:
-            raise invalid("token_not_yet_valid", "The token is not valid yet.")
+        if nbf is not None:
+            if nbf > now + leeway:
+                raise invalid("token_not_yet_valid", "The token is not valid yet.")
+            valid_from = nbf - leeway
         if self._max_age is not None:
             iat = _numeric_date(claims, "iat")
             if iat is None:
                 raise invalid("claim_missing", "The token has no iat claim.")
-            if now - iat > self._max_age + self._leeway:
+            if now - iat > self._max_age + leeway:
                 raise invalid("token_too_old", "The token is too old.")
+            valid_until = min(valid_until, iat + self._max_age + leeway)
+        return valid_from, valid_until
 
 
 def _check_audience(claims: Claims, audiences: frozenset[str] | None) -> None:

@@ -237,13 +237,14 @@ def _why_unbound(key: PublicKey | bytes, algorithms: Collection[str], jwk_alg: s
 
 def _check_rsa(key: rsa.RSAPublicKey, where: str) -> None:
     numbers = key.public_numbers()
-    error = ConfigurationError if where == "key" else _Unusable
+    # A static key= names itself in the message; a JWKS entry is named by keys_from_jwks, which adds the prefix.
+    error, prefix = (ConfigurationError, "key: ") if where == "key" else (_Unusable, "")
     if key.key_size < MIN_RSA_BITS:
-        raise error(f"{where}: an RSA key of {key.key_size} bits is too small; at least {MIN_RSA_BITS} are needed")
+        raise error(f"{prefix}an RSA key of {key.key_size} bits is too small; at least {MIN_RSA_BITS} are needed")
     if numbers.e < 3 or numbers.e % 2 == 0:
-        raise error(f"{where}: the RSA public exponent must be odd and at least 3")
+        raise error(f"{prefix}the RSA public exponent must be odd and at least 3")
     if _is_roca_modulus(numbers.n):
-        raise error(f"{where}: the RSA modulus was made by a ROCA-vulnerable generator (CVE-2017-15361)")
+        raise error(f"{prefix}the RSA modulus was made by a ROCA-vulnerable generator (CVE-2017-15361)")
 
 
 # ROCA (CVE-2017-15361) primes are 65537^a mod M plus a multiple of M, the primorial of the small primes below,
