@@ -17,7 +17,7 @@ from .keys import KeySource
 from .keys.static import StaticKeys
 from .rules import Access, Rules
 from .settings import DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, REQUIRED, Provider, Settings
-from .user import JWTUser, scopes_of
+from .user import JWTUser
 from .verify import Issuer, Verifier
 
 __all__ = ["JWTMiddleware"]
@@ -130,9 +130,9 @@ class JWTMiddleware:
                 # No input may turn into a 500; log the kind of failure only (its text could quote the token).
                 logger.error("jwt_middleware: unexpected %s while verifying a token", type(exc).__name__)
                 raise InvalidToken("token_invalid", "The token could not be verified.") from exc
-            claims = verified.claims
+            claims = verified.claims.copy()  # the verdict is shared through the cache; each request gets its own
             scope["user"] = JWTUser(claims)
-            scope["auth"] = scopes_of(claims)
+            scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
         # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
         state = scope.get("state")
         if state is None:
@@ -212,7 +212,7 @@ class JWTMiddleware:
             await source.aclose()
 
 
-def _bearer_token(scope: Scope) -> str | None:
+def _bearer_token(scope: Scope) -> bytes | None:
     """The bearer token, or None when no `Authorization` header carries one (RFC 6750 section 2.1)."""
     value: bytes | None = None
     for name, header_value in scope["headers"]:
@@ -228,4 +228,4 @@ def _bearer_token(scope: Scope) -> str | None:
         if scheme.lower() != b"bearer":
             return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it
         raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
-    return match.group(1).decode("ascii")
+    return match.group(1)
