@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -90,6 +91,16 @@ def _raw(header: dict[str, Any] | None = None, **claims: Any) -> Callable[[Signe
     return build
 
 
+def _zero_padded_signature(signer: Signer) -> str:
+    # ECDSA's r || 0x00 || s still encodes the same integers: only the fixed width of RFC 7518 section 3.4
+    # stops this second spelling of one signature (for other algorithms: one more byte in front).
+    header, payload, signature = signer.token().split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    half = len(raw) // 2
+    padded = raw[:half] + b"\0" + raw[half:] if signer.alg.startswith("ES") else b"\0" + raw
+    return f"{header}.{payload}.{b64url(padded)}"
+
+
 def _non_canonical_signature(signer: Signer) -> str:
     # Same decoded bytes, different spelling: the unused low bits of the last character are set.
     token = signer.token()
@@ -148,6 +159,8 @@ REJECTED: list[tuple[str, Callable[[Signer], str], int, str]] = [
     ("unknown-crit", _raw(header={"crit": ["exp-ext"], "exp-ext": 1}), 401, "crit_unsupported"),
     ("crit-b64", _raw(header={"crit": ["b64"], "b64": False}), 401, "crit_unsupported"),
     ("b64-false", _raw(header={"b64": False}), 401, "crit_unsupported"),
+    ("enc-header-on-a-jws", _raw(header={"enc": "A128GCM"}), 401, "token_encrypted"),
+    ("signature-with-leading-zeros", _zero_padded_signature, 401, "signature_invalid"),
     ("kid-not-string", _raw(header={"kid": 7}), 401, "header_invalid"),
     ("jku-elsewhere", _attacker_header("jku"), 401, "signature_invalid"),
     ("x5u-elsewhere", _attacker_header("x5u"), 401, "signature_invalid"),

@@ -229,20 +229,26 @@ def _why_unbound(key: PublicKey | bytes, algorithms: Collection[str], jwk_alg: s
             f"{prefix}the HMAC secret is {len(key)} bytes; {'/'.join(wanted)} needs at least {need} "
             "(RFC 7518 section 3.2): generate one with secrets.token_bytes(64)"
         )
-    kind = type(key).__name__.lstrip("_")
     if jwk_alg is not None:
-        return f'{prefix}a {kind} cannot verify its "alg" {jwk_alg}, or {jwk_alg} is not in algorithms'
-    return f"{prefix}a {kind} fits none of algorithms={sorted(algorithms)}"
+        return f'{prefix}{_describe(key)} cannot verify its "alg" {jwk_alg}, or {jwk_alg} is not in algorithms'
+    return f"{prefix}{_describe(key)} fits none of algorithms={sorted(algorithms)}"
+
+
+def _describe(key: PublicKey) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"an RSA-{key.key_size} key"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an EC key on {key.curve.name}"
+    return "an Ed25519 key" if isinstance(key, ed25519.Ed25519PublicKey) else "an Ed448 key"
 
 
 def _check_rsa(key: rsa.RSAPublicKey, where: str) -> None:
+    # cryptography itself refuses an even exponent or e < 3 when it loads the key (Wycheproof tcId 9).
     numbers = key.public_numbers()
     # A static key= names itself in the message; a JWKS entry is named by keys_from_jwks, which adds the prefix.
     error, prefix = (ConfigurationError, "key: ") if where == "key" else (_Unusable, "")
     if key.key_size < MIN_RSA_BITS:
         raise error(f"{prefix}an RSA key of {key.key_size} bits is too small; at least {MIN_RSA_BITS} are needed")
-    if numbers.e < 3 or numbers.e % 2 == 0:
-        raise error(f"{prefix}the RSA public exponent must be odd and at least 3")
     if _is_roca_modulus(numbers.n):
         raise error(f"{prefix}the RSA modulus was made by a ROCA-vulnerable generator (CVE-2017-15361)")
 
