@@ -8,12 +8,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
+import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import AuthError, InvalidRequest, InvalidToken, MissingToken, render
+from .errors import AuthError, InvalidRequest, InvalidToken, JWTMiddlewareError, MissingToken, render
 from .keys import KeySource
+from .keys.discovery import Discovery
+from .keys.jwks import JWKSKeys
 from .keys.static import StaticKeys
 from .rules import Access, Rules
 from .settings import DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, REQUIRED, Provider, Settings
@@ -34,6 +37,11 @@ class JWTMiddleware:
 
     >>> app.add_middleware(JWTMiddleware, algorithms=["RS256"], issuer="https://login.example.com/",
     ...                    audience="orders-api", key=public_key_pem, exempt=["/health"])
+
+    Remote keys (`jwks_url=...` or `oidc_discovery=True`) are fetched at lifespan startup and refreshed in the
+    background until shutdown; see `jwt_middleware.keys.jwks` for the schedule and for servers without a lifespan.
+    `http_client` (advanced) is an `httpx.AsyncClient` to fetch with (proxies, CA bundles, tests); the middleware
+    never closes it, and still refuses redirects and applies `jwks_timeout`.
     """
 
     def __init__(
@@ -58,6 +66,14 @@ class JWTMiddleware:
         cache_size: int = 4096,
         is_revoked: Callable[[Mapping[str, Any]], Awaitable[bool]] | None = None,
         on_error: ErrorHandler | None = None,
+        oidc_discovery: bool = False,
+        jwks_cooldown: float = 30.0,
+        jwks_refresh_interval: float = 300.0,
+        jwks_max_stale: float = 24 * 3600.0,
+        jwks_timeout: float = 5.0,
+        jwks_required_at_startup: bool = False,
+        allow_insecure_http: bool = False,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.app = app
         self.settings = Settings.build(
@@ -77,9 +93,18 @@ class JWTMiddleware:
             allow_preflight=allow_preflight,
             max_token_bytes=max_token_bytes,
             cache_size=cache_size,
+            oidc_discovery=oidc_discovery,
+            jwks_cooldown=jwks_cooldown,
+            jwks_refresh_interval=jwks_refresh_interval,
+            jwks_max_stale=jwks_max_stale,
+            jwks_timeout=jwks_timeout,
+            jwks_required_at_startup=jwks_required_at_startup,
+            allow_insecure_http=allow_insecure_http,
         )
+        self._http_client = http_client
         self._rules = Rules(self.settings.exempt, self.settings.optional, allow_preflight=self.settings.allow_preflight)
         self._sources: list[KeySource] = []
+        self._remote: list[JWKSKeys] = []  # refreshed by requests while no lifespan runs
         issuers = []
         for provider in self.settings.providers:
             source = self._key_source(provider)
@@ -94,7 +119,20 @@ class JWTMiddleware:
     def _key_source(self, provider: Provider) -> KeySource:
         if provider.key is not None:
             return StaticKeys(provider.key, self.settings.algorithms)
-        raise NotImplementedError("jwks_url")  # pragma: no cover - replaced by the remote key source
+        remote = self.settings.remote
+        discovery = None
+        if provider.discovery:
+            assert provider.issuer is not None  # settings refuse discovery without an issuer
+            discovery = Discovery(provider.issuer, allow_insecure_http=remote.allow_insecure_http)
+        source = JWKSKeys(
+            provider.jwks_url,
+            algorithms=self.settings.algorithms,
+            options=remote,
+            discovery=discovery,
+            http_client=self._http_client,
+        )
+        self._remote.append(source)
+        return source
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -122,6 +160,9 @@ class JWTMiddleware:
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
         else:
+            for source in self._remote:
+                if source.refresh_due():  # only when no lifespan started the sources: see keys/jwks.py
+                    await source.refresh_if_due()
             try:
                 verified = await self._verifier.verify(token)
             except AuthError:
@@ -171,33 +212,46 @@ class JWTMiddleware:
         speaks the protocol itself, so key refreshing works for any ASGI app.
         """
         started = False
+        startup_error: JWTMiddlewareError | None = None
 
-        async with anyio.create_task_group() as task_group:
+        try:
+            async with anyio.create_task_group() as task_group:
 
-            async def receive_and_act() -> Message:
-                nonlocal started
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    started = True
-                    for source in self._sources:
-                        await source.start(task_group)
-                elif message["type"] == "lifespan.shutdown":
-                    await self._stop_sources()
-                return message
+                async def receive_and_act() -> Message:
+                    nonlocal started, startup_error
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        started = True
+                        try:
+                            for source in self._sources:
+                                await source.start(task_group)
+                        except JWTMiddlewareError as exc:  # jwks_required_at_startup=True, and no keys came
+                            # Raised from receive(), where an app (Starlette's router among them) does not
+                            # expect a failure to answer: the startup failure is reported here, then raised.
+                            startup_error = exc
+                            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                            raise
+                    elif message["type"] == "lifespan.shutdown":
+                        await self._stop_sources()
+                    return message
 
-            try:
-                await self.app(scope, receive_and_act, send)
-            except Exception:
-                if started:
-                    raise
-                await self._own_lifespan(receive_and_act, send)
-            else:
-                if not started:
+                try:
+                    await self.app(scope, receive_and_act, send)
+                except Exception:
+                    if started:
+                        raise
                     await self._own_lifespan(receive_and_act, send)
-            finally:
-                task_group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await self._stop_sources()
+                else:
+                    if not started:
+                        await self._own_lifespan(receive_and_act, send)
+                finally:
+                    task_group.cancel_scope.cancel()
+                    with anyio.CancelScope(shield=True):
+                        await self._stop_sources()
+        except Exception:
+            if startup_error is not None:
+                raise startup_error from None  # the server reports our message, not a task group wrapping it
+            raise
 
     async def _own_lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -9,18 +9,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
 from .keys.algorithms import SUPPORTED
+from .keys.discovery import discovery_url
+from .keys.jwks import MAX_INTERVAL, RemoteOptions, url_problem
 
-__all__ = ["REQUIRED", "Provider", "Settings"]
+__all__ = ["REQUIRED", "Provider", "RemoteOptions", "Settings"]
 
 logger = logging.getLogger("jwt_middleware")
 
 DEFAULT_LEEWAY = 30.0
 MAX_LEEWAY = 300.0
 DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
+# Remote keys: the lower bounds let tests run in milliseconds; the defaults are what production wants.
+_MIN_REMOTE_SECONDS = 0.05
+_MAX_STALE = 30 * 24 * 3600.0
+_MAX_TIMEOUT = 60.0
 
 
 class _Required:
@@ -37,12 +43,17 @@ class Provider:
     """One token issuer: who issues, for which audience, and where its keys are.
 
     >>> Provider(issuer="https://login.example.com/", audience="orders-api", key=public_pem)
+    >>> Provider(issuer="https://login.example.com/", audience="orders-api", discovery=True)
+
+    Exactly one of `key` (keys in code), `jwks_url` (a JWKS fetched and refreshed) and `discovery=True` (the
+    JWKS that the issuer's OIDC discovery document names) says where the keys are.
     """
 
     issuer: str | None
     audience: str | Sequence[str] | None
     key: object = None
     jwks_url: str | None = None
+    discovery: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +72,7 @@ class Settings:
     allow_preflight: bool = True
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
     cache_size: int = 4096
+    remote: RemoteOptions = field(default_factory=RemoteOptions)
 
     @classmethod
     def build(
@@ -73,6 +85,13 @@ class Settings:
         jwks_url: str | None,
         providers: Sequence[Provider] | None,
         leeway: float,
+        oidc_discovery: bool = False,
+        jwks_cooldown: float = 30.0,
+        jwks_refresh_interval: float = 300.0,
+        jwks_max_stale: float = 24 * 3600.0,
+        jwks_timeout: float = 5.0,
+        jwks_required_at_startup: bool = False,
+        allow_insecure_http: bool = False,
         required_claims: Sequence[str],
         max_age: float | None,
         typ: str | None,
@@ -83,9 +102,21 @@ class Settings:
         max_token_bytes: int,
         cache_size: int,
     ) -> Settings:
+        remote = RemoteOptions(
+            cooldown=_interval("jwks_cooldown", jwks_cooldown, lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
+            refresh_interval=_interval(
+                "jwks_refresh_interval", jwks_refresh_interval, lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL
+            ),
+            max_stale=_interval("jwks_max_stale", jwks_max_stale, lower=0.0, upper=_MAX_STALE),
+            timeout=_interval("jwks_timeout", jwks_timeout, lower=_MIN_REMOTE_SECONDS, upper=_MAX_TIMEOUT),
+            required_at_startup=_flag("jwks_required_at_startup", jwks_required_at_startup),
+            allow_insecure_http=_flag("allow_insecure_http", allow_insecure_http),
+        )
         settings = cls(
             algorithms=_algorithms(algorithms),
-            providers=_providers(issuer, audience, key, jwks_url, providers),
+            providers=_providers(
+                issuer, audience, key, jwks_url, _flag("oidc_discovery", oidc_discovery), providers, remote
+            ),
             exempt=_patterns("exempt", exempt),
             optional=_patterns("optional", optional),
             leeway=_seconds("leeway", leeway, upper=MAX_LEEWAY),
@@ -96,6 +127,7 @@ class Settings:
             allow_preflight=bool(allow_preflight),
             max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
             cache_size=_positive_int("cache_size", cache_size, lower=0),
+            remote=remote,
         )
         settings._warn_about_disabled_checks()
         return settings
@@ -126,27 +158,37 @@ def _algorithms(algorithms: Sequence[str] | None) -> frozenset[str]:
 
 
 def _providers(
-    issuer: object, audience: object, key: object, jwks_url: str | None, providers: Sequence[Provider] | None
+    issuer: object,
+    audience: object,
+    key: object,
+    jwks_url: str | None,
+    discovery: bool,
+    providers: Sequence[Provider] | None,
+    remote: RemoteOptions,
 ) -> tuple[Provider, ...]:
-    single_form = key is not None or jwks_url is not None or issuer is not REQUIRED or audience is not REQUIRED
+    single_form = (
+        key is not None or jwks_url is not None or discovery or issuer is not REQUIRED or audience is not REQUIRED
+    )
     if providers is not None:
         if single_form:
             raise ConfigurationError(
-                "providers replaces issuer/audience/key/jwks_url: pass either providers=[...] or the single form"
+                "providers replaces issuer/audience/key/jwks_url/oidc_discovery: "
+                "pass either providers=[...] or the single form"
             )
         if isinstance(providers, Provider) or not providers:
             raise ConfigurationError("providers must be a non-empty list of Provider(...)")
-        checked = tuple(_provider(p, f"providers[{i}].") for i, p in enumerate(providers))
+        checked = tuple(_provider(p, f"providers[{i}].", remote) for i, p in enumerate(providers))
         issuers = [p.issuer for p in checked]
         if None in issuers:
             raise ConfigurationError("with several providers each needs an issuer: it is how a token picks one")
         if len(set(issuers)) != len(issuers):
             raise ConfigurationError("providers must have distinct issuers")
         return checked
-    return (_provider(Provider(issuer=issuer, audience=audience, key=key, jwks_url=jwks_url), ""),)  # type: ignore[arg-type]
+    single = Provider(issuer=issuer, audience=audience, key=key, jwks_url=jwks_url, discovery=discovery)  # type: ignore[arg-type]
+    return (_provider(single, "", remote),)
 
 
-def _provider(provider: Provider, prefix: str) -> Provider:
+def _provider(provider: Provider, prefix: str, remote: RemoteOptions) -> Provider:
     if not isinstance(provider, Provider):
         raise ConfigurationError(f"{prefix.rstrip('.')} must be a Provider(...)")
     issuer, audience = provider.issuer, provider.audience
@@ -164,9 +206,31 @@ def _provider(provider: Provider, prefix: str) -> Provider:
         if not isinstance(audience, Sequence) or not audience or not all(isinstance(a, str) and a for a in audience):
             raise ConfigurationError(f"{prefix}audience must be a non-empty string, a list of them, or None")
         audience = tuple(audience)
-    if (provider.key is None) == (provider.jwks_url is None):
-        raise ConfigurationError(f"pass exactly one of {prefix}key (keys in code) or {prefix}jwks_url (remote keys)")
-    return Provider(issuer=issuer, audience=audience, key=provider.key, jwks_url=provider.jwks_url)
+    discovery_name = f"{prefix}discovery" if prefix else "oidc_discovery"
+    if [provider.key is not None, provider.jwks_url is not None, bool(provider.discovery)].count(True) != 1:
+        raise ConfigurationError(
+            f"pass exactly one of {prefix}key (keys in code), {prefix}jwks_url (a remote JWKS) "
+            f"or {discovery_name}=True (the JWKS named by the issuer's OIDC discovery document)"
+        )
+    if provider.jwks_url is not None:
+        _check_url(f"{prefix}jwks_url", provider.jwks_url, remote)
+    if provider.discovery:
+        if issuer is None:
+            raise ConfigurationError(f"{discovery_name}=True needs {prefix}issuer: discovery starts from it")
+        _check_url(f"{prefix}issuer (with {discovery_name}=True)", discovery_url(issuer), remote)
+    return Provider(
+        issuer=issuer, audience=audience, key=provider.key, jwks_url=provider.jwks_url, discovery=provider.discovery
+    )
+
+
+def _check_url(name: str, url: str, remote: RemoteOptions) -> None:
+    problem = url_problem(url, allow_insecure_http=remote.allow_insecure_http)
+    if problem is not None:
+        raise ConfigurationError(f"{name} {problem}, got {url!r}")
+    if url.startswith("http:") and url_problem(url, allow_insecure_http=False) is not None:
+        logger.warning(
+            "jwt_middleware: %s uses plain http (allow_insecure_http=True): keys can be swapped in transit", name
+        )
 
 
 def _patterns(name: str, patterns: Sequence[str]) -> tuple[str, ...]:
@@ -181,6 +245,20 @@ def _seconds(name: str, value: float, *, upper: float, positive: bool = False) -
     if value < 0 or (positive and value == 0) or value > upper:
         raise ConfigurationError(f"{name} must be between 0 and {upper:g} seconds, got {value!r}")
     return float(value)
+
+
+def _interval(name: str, value: float, *, lower: float, upper: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a number of seconds")
+    if not lower <= value <= upper:
+        raise ConfigurationError(f"{name} must be between {lower:g} and {upper:g} seconds, got {value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _positive_int(name: str, value: int, *, lower: int) -> int:

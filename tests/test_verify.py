@@ -15,7 +15,9 @@ from .conftest import AUDIENCE, ISSUER, Signer, app_for, b64url, bearer, client_
 
 pytestmark = pytest.mark.anyio
 
-NOW = int(time.time())
+
+def now() -> int:
+    return int(time.time())
 
 
 def _flip_last_char(segment: str) -> str:
@@ -133,9 +135,9 @@ REJECTED: list[tuple[str, Callable[[Signer], str], int, str]] = [
     ("tampered-header", _tamper_header, 401, "signature_invalid"),
     ("tampered-signature", _tamper_signature, 401, "signature_invalid"),
     ("wrong-key", _wrong_key, 401, "signature_invalid"),
-    ("expired", lambda s: s.token(exp=NOW - 100), 401, "token_expired"),
-    ("not-yet-valid", lambda s: s.token(nbf=NOW + 100), 401, "token_not_yet_valid"),
-    ("issued-in-future", lambda s: s.token(iat=NOW + 100), 401, "token_issued_in_future"),
+    ("expired", lambda s: s.token(exp=now() - 100), 401, "token_expired"),
+    ("not-yet-valid", lambda s: s.token(nbf=now() + 100), 401, "token_not_yet_valid"),
+    ("issued-in-future", lambda s: s.token(iat=now() + 100), 401, "token_issued_in_future"),
     ("wrong-iss", lambda s: s.token(iss="https://evil.test/"), 401, "issuer_invalid"),
     ("iss-with-trailing-difference", lambda s: s.token(iss=ISSUER.rstrip("/")), 401, "issuer_invalid"),
     ("missing-iss", lambda s: s.token(iss=...), 401, "issuer_invalid"),
@@ -232,8 +234,8 @@ async def test_public_key_cannot_verify_hmac_even_when_hs256_is_allowed(alg: str
 
 async def test_leeway_accepts_small_clock_skew(signer: Signer) -> None:
     async with client_for(app_for(signer, leeway=60)) as client:
-        skewed = await client.get("/", headers=bearer(signer.token(exp=NOW - 30, nbf=NOW + 30, iat=NOW + 30)))
-        too_far = await client.get("/", headers=bearer(signer.token(exp=NOW - 90)))
+        skewed = await client.get("/", headers=bearer(signer.token(exp=now() - 30, nbf=now() + 30, iat=now() + 30)))
+        too_far = await client.get("/", headers=bearer(signer.token(exp=now() - 90)))
     assert skewed.status_code == 200
     assert too_far.json()["code"] == "token_expired"
 
@@ -241,7 +243,7 @@ async def test_leeway_accepts_small_clock_skew(signer: Signer) -> None:
 async def test_fractional_numeric_dates_are_legal() -> None:
     signer = signer_for("HS256")
     async with client_for(app_for(signer)) as client:
-        response = await client.get("/", headers=bearer(signer.token(exp=NOW + 300.5, iat=NOW - 0.25)))
+        response = await client.get("/", headers=bearer(signer.token(exp=now() + 300.5, iat=now() - 0.25)))
     assert response.status_code == 200
 
 
@@ -276,8 +278,8 @@ async def test_typ_check_keeps_access_tokens_and_id_tokens_apart() -> None:
 async def test_max_age_limits_time_since_iat() -> None:
     signer = signer_for("HS256")
     async with client_for(app_for(signer, max_age=600, leeway=0)) as client:
-        fresh = await client.get("/", headers=bearer(signer.token(iat=NOW - 60)))
-        old = await client.get("/", headers=bearer(signer.token(iat=NOW - 3600)))
+        fresh = await client.get("/", headers=bearer(signer.token(iat=now() - 60)))
+        old = await client.get("/", headers=bearer(signer.token(iat=now() - 3600)))
         no_iat = await client.get("/", headers=bearer(signer.token(iat=...)))
     assert fresh.status_code == 200
     assert old.json()["code"] == "token_too_old"

@@ -1,0 +1,424 @@
+"""Keys fetched from a JWKS URL (RFC 7517 section 5), refreshed ahead of expiry and kept through outages.
+
+How the keys stay fresh depends on whether the server runs the ASGI lifespan:
+
+- With a lifespan (uvicorn, hypercorn and `LifespanManager` do by default) `start()` fetches once at startup and
+  runs a refresh loop in the middleware's task group until shutdown cancels it: no request ever waits for a fetch
+  except the rate-limited one an unknown `kid` asks for.
+- Without one there is nowhere to run a loop between requests (anyio has no detached tasks), so the middleware
+  calls `refresh_if_due()` before verifying. The first request fetches and concurrent ones wait for that same
+  fetch; later, the one request that finds the keys due fetches while the others go on with the keys they have.
+
+When to fetch: every `refresh_interval` (300 s by default), or the response's `Cache-Control: max-age` clamped to
+[min(60 s, refresh_interval), 24 h], at 85-95 % of it so that the keys are renewed before they expire. A failed
+fetch is retried after 1 s (or the shortest interval if smaller), doubling up to that shortest interval, with
+jitter. An unknown `kid` may cause one fetch per `cooldown`; tokens that arrive while it is running share it, and
+tokens that arrive during the cooldown are refused at once rather than queued.
+
+What survives an outage: a response that is not a 200 with a JSON body under 1 MiB (read as it streams and cut
+off there), that redirects, times out or yields no usable key never replaces the keys in use. Those keep serving
+until `max_stale` seconds past their expiry, with a warning that says how stale they are; after that, and before
+the first keys ever arrive, requests get 503 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup, TaskStatus
+
+from ..errors import JWTMiddlewareError, KeysUnavailable
+from .keyset import KeySet, describe, keys_from_jwks
+
+if TYPE_CHECKING:
+    from .discovery import Discovery
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "FetchError",
+    "Fetched",
+    "JWKSKeys",
+    "RemoteOptions",
+    "fetch_json",
+    "redact",
+    "refresh_interval",
+    "url_problem",
+]
+
+logger = logging.getLogger("jwt_middleware")
+
+MAX_BODY_BYTES = 1024 * 1024  # a JWKS of a few dozen keys is a few KiB; anything near this is not one
+MAX_JWKS_KEYS = 100  # parsing is CPU work on the event loop; real sets hold a handful of keys
+MIN_INTERVAL = 60.0  # the floor for an interval taken from Cache-Control (lower only if refresh_interval is)
+MAX_INTERVAL = 24 * 3600.0
+_MAX_AGE = re.compile(r'(?:^|,)\s*max-age\s*=\s*"?(\d{1,10})"?\s*(?:,|$)', re.IGNORECASE)
+_HEADERS = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "identity"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteOptions:
+    """How remote keys (`jwks_url`, OIDC discovery) are fetched and kept; shared by every provider.
+
+    >>> RemoteOptions(cooldown=30.0, refresh_interval=300.0, max_stale=86400.0)
+    """
+
+    cooldown: float = 30.0
+    refresh_interval: float = 300.0
+    max_stale: float = 24 * 3600.0
+    timeout: float = 5.0
+    required_at_startup: bool = False
+    allow_insecure_http: bool = False
+
+    @property
+    def shortest_interval(self) -> float:
+        """The floor for Cache-Control intervals, and the cap of the retry backoff."""
+        return min(MIN_INTERVAL, self.refresh_interval)
+
+
+class FetchError(JWTMiddlewareError):
+    """A fetch that brought nothing usable; the message is our own words, safe to log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A JSON document as fetched: the parsed value, a digest of its bytes, and its `max-age` if it had one."""
+
+    document: Any
+    digest: bytes
+    max_age: float | None
+
+
+def url_problem(url: object, *, allow_insecure_http: bool) -> str | None:
+    """Why `url` may not be fetched from, or None: https only, plain http for loopback hosts or when allowed."""
+    if not isinstance(url, str) or not url:
+        return "must be a URL string"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "is not a valid URL"
+    if not host:
+        return "must be an absolute URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme != "http":
+        return "must be an https:// URL"
+    if allow_insecure_http or _is_loopback(host):
+        return None
+    return "uses plain http to a host that is not loopback; use https://, or pass allow_insecure_http=True"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redact(url: str) -> str:
+    """The URL for a log line: without its query string, which could hold a secret."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def refresh_interval(max_age: float | None, options: RemoteOptions) -> float:
+    """How long a fetched document is good for: its `max-age` clamped to sane bounds, else the configured default."""
+    if max_age is None:
+        return options.refresh_interval
+    return min(max(max_age, options.shortest_interval), MAX_INTERVAL)
+
+
+def _max_age(cache_control: str | None) -> float | None:
+    if cache_control is None:
+        return None
+    match = _MAX_AGE.search(cache_control)
+    return None if match is None else float(match.group(1))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+async def fetch_json(client: httpx.AsyncClient, url: str, options: RemoteOptions) -> Fetched:
+    """GET a JSON document: 200 only, no redirects, within `options.timeout` seconds and `MAX_BODY_BYTES` in all."""
+    timeout = options.timeout
+    try:
+        with anyio.fail_after(timeout):
+            async with client.stream("GET", url, headers=_HEADERS, timeout=timeout, follow_redirects=False) as response:
+                if response.status_code != 200:
+                    if response.is_redirect:
+                        raise FetchError(f"HTTP {response.status_code}: redirects are not followed")
+                    raise FetchError(f"HTTP {response.status_code}")
+                if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+                    raise FetchError("the response is compressed although identity was asked for")
+                length = response.headers.get("content-length", "")
+                if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                    raise FetchError(f"the response is larger than {MAX_BODY_BYTES} bytes")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():  # identity-encoded, as checked above
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise FetchError(f"the response is larger than {MAX_BODY_BYTES} bytes")
+                max_age = _max_age(response.headers.get("cache-control"))
+    except TimeoutError as exc:
+        raise FetchError(f"no complete answer within {timeout:g} s") from exc
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"no complete answer within {timeout:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"the request failed ({type(exc).__name__})") from exc
+    try:
+        document = json.loads(bytes(body), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise FetchError("the response is not JSON") from exc
+    return Fetched(document=document, digest=hashlib.sha256(body).digest(), max_age=max_age)
+
+
+class JWKSKeys:
+    """A `KeySource` over a remote JWKS, at a fixed URL or at the `jwks_uri` that OIDC discovery names.
+
+    >>> keys = JWKSKeys("https://login.example.com/.well-known/jwks.json", algorithms=["RS256"])
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        algorithms: Collection[str],
+        options: RemoteOptions | None = None,
+        discovery: Discovery | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if (url is None) == (discovery is None):
+            raise ValueError("JWKSKeys needs exactly one of url and discovery")
+        self._url = url or ""
+        self._discovery = discovery
+        # Where the keys come from, for log lines.
+        self.where = f"the jwks_uri of {redact(discovery.url)}" if discovery is not None else redact(self._url)
+        self._algorithms = frozenset(algorithms)
+        self._options = options = options or RemoteOptions()
+        self._http_client = http_client  # the caller's: used, never closed
+        self._client: httpx.AsyncClient | None = None  # ours, while a lifespan runs
+        self._retry_after = min(30, max(1, math.ceil(options.shortest_interval)))
+        self._keys: KeySet | None = None
+        self._digest: bytes | None = None
+        self._expires = -math.inf  # monotonic time after which the keys are stale
+        self._next_attempt = -math.inf
+        self._failures = 0
+        self._last_kid_refresh = -math.inf
+        self._last_problem = "no fetch has been made yet"
+        self._in_flight: anyio.Event | None = None
+        self._running = False
+        self._loop_scope: anyio.CancelScope | None = None
+        self._loop_done: anyio.Event | None = None
+
+    def current(self) -> KeySet:
+        keys = self._keys
+        if keys is None or time.monotonic() > self._expires + self._options.max_stale:
+            raise KeysUnavailable(self._retry_after)
+        return keys
+
+    async def refresh_for_unknown_kid(self) -> KeySet | None:
+        before = self._keys
+        if self._in_flight is None:
+            now = time.monotonic()
+            if now - self._last_kid_refresh < self._options.cooldown:
+                return None  # refused at once: a flood of made-up kids must not queue, nor reach the endpoint
+            self._last_kid_refresh = now
+        await self._refresh(shield=True)
+        keys = self._keys
+        return keys if keys is not None and keys is not before else None
+
+    def refresh_due(self) -> bool:
+        """Whether a request should call `refresh_if_due()`: only without a lifespan, and cheap to ask."""
+        return not self._running and (self._keys is None or time.monotonic() >= self._next_attempt)
+
+    async def refresh_if_due(self) -> None:
+        """Without a lifespan: fetch if the keys are missing or due; with none yet, wait for a fetch in flight."""
+        if self._in_flight is not None:
+            if self._keys is None:
+                await self._in_flight.wait()
+            return
+        if time.monotonic() >= self._next_attempt:
+            await self._refresh(shield=True)
+
+    async def start(self, task_group: TaskGroup) -> None:
+        if self._running:
+            return
+        if self._http_client is None and self._client is None:
+            self._client = _new_client(self._options.timeout)
+        await self._refresh(shield=False)
+        if self._keys is None and self._options.required_at_startup:
+            await self.aclose()
+            raise JWTMiddlewareError(
+                f"jwks_required_at_startup=True and no usable keys came from {self.where}: {self._last_problem}"
+            )
+        await task_group.start(self._refresh_loop)
+        self._running = True
+
+    async def aclose(self) -> None:
+        self._running = False
+        if self._loop_scope is not None:
+            self._loop_scope.cancel()
+            if self._loop_done is not None:
+                await self._loop_done.wait()
+        self._loop_scope = self._loop_done = None
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _refresh_loop(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._loop_done = done = anyio.Event()
+        try:
+            with anyio.CancelScope() as self._loop_scope:
+                task_status.started()
+                while True:
+                    # A request may have refreshed meanwhile and moved the next attempt: check again on waking.
+                    delay = self._next_attempt - time.monotonic()
+                    if delay > 0:
+                        await anyio.sleep(delay)
+                    else:
+                        await self._refresh(shield=False)
+        finally:
+            done.set()
+
+    async def _refresh(self, *, shield: bool) -> None:
+        """One fetch at a time: a caller that finds one in flight waits for it instead of starting another."""
+        if self._in_flight is not None:
+            await self._in_flight.wait()
+            return
+        self._in_flight = event = anyio.Event()
+        try:
+            # A fetch a request started is finished even if that request goes away: others may be waiting on it.
+            # It is bounded by the timeout, so a shielded fetch cannot hold up a shutdown for long.
+            with anyio.CancelScope(shield=shield):
+                await self._fetch_and_install()
+        finally:
+            self._in_flight = None
+            event.set()
+
+    async def _fetch_and_install(self) -> None:
+        try:
+            async with self._client_for_fetch() as client:
+                if self._discovery is not None:
+                    url = await self._discovery.jwks_uri(client, self._options)
+                else:
+                    url = self._url
+                fetched = await fetch_json(client, url, self._options)
+            keys = None if fetched.digest == self._digest else self._parse(fetched.document)
+        except FetchError as exc:
+            self._failed(str(exc))
+            return
+        except Exception as exc:  # nothing the endpoint sends may stop the refreshing
+            self._failed(f"unexpected {type(exc).__name__}")
+            return
+        self._installed(keys, fetched)
+
+    @asynccontextmanager
+    async def _client_for_fetch(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = self._http_client or self._client
+        if client is not None:
+            yield client
+            return
+        # Without a lifespan nothing could close a long-lived client, so each fetch has its own.
+        async with _new_client(self._options.timeout) as client:
+            yield client
+
+    def _parse(self, document: object) -> KeySet:
+        listed = document.get("keys") if isinstance(document, dict) else None
+        if isinstance(listed, list) and len(listed) > MAX_JWKS_KEYS:
+            raise FetchError(f"the JWKS has {len(listed)} keys, more than the {MAX_JWKS_KEYS} accepted")
+        keys, problems = keys_from_jwks(document, self._algorithms, remote=True)
+        for problem in problems:
+            # A published private key is an incident at the identity provider, not a detail.
+            level = logging.ERROR if "private key" in problem else logging.WARNING
+            logger.log(level, "jwt_middleware: %s: left out %s", self.where, problem)
+        if not keys:
+            raise FetchError("the JWKS holds no usable key for the configured algorithms")
+        return KeySet(keys)
+
+    def _installed(self, keys: KeySet | None, fetched: Fetched) -> None:
+        now = time.monotonic()
+        interval = refresh_interval(fetched.max_age, self._options)
+        if keys is not None:
+            self._keys = keys
+            self._digest = fetched.digest
+            logger.info("jwt_middleware: %s: using %d keys %s", self.where, len(keys), describe(keys))
+        elif self._failures:
+            logger.info("jwt_middleware: %s answers again; the keys are unchanged", self.where)
+        self._failures = 0
+        self._last_problem = ""
+        self._expires = now + interval
+        self._next_attempt = now + interval * random.uniform(0.85, 0.95)  # noqa: S311 - jitter, not secrecy
+
+    def _failed(self, problem: str) -> None:
+        now = time.monotonic()
+        self._failures += 1
+        self._last_problem = problem
+        cap = self._options.shortest_interval
+        delay = min(cap, min(1.0, cap) * 2 ** min(self._failures - 1, 30)) * random.uniform(0.75, 1.0)  # noqa: S311
+        self._next_attempt = now + delay
+        if self._keys is None:
+            logger.warning(
+                "jwt_middleware: no keys from %s: %s; requests get 503 until keys arrive (retry in %.1f s)",
+                self.where,
+                problem,
+                delay,
+            )
+            return
+        stale = now - self._expires
+        if stale <= 0:
+            logger.warning(
+                "jwt_middleware: could not refresh keys from %s: %s; the current keys are still fresh "
+                "(retry in %.1f s)",
+                self.where,
+                problem,
+                delay,
+            )
+        elif stale <= self._options.max_stale:
+            logger.warning(
+                "jwt_middleware: could not refresh keys from %s: %s; serving keys %.1f s stale, until "
+                "jwks_max_stale=%g s (retry in %.1f s)",
+                self.where,
+                problem,
+                stale,
+                self._options.max_stale,
+                delay,
+            )
+        else:
+            logger.error(
+                "jwt_middleware: could not refresh keys from %s: %s; the last keys are %.1f s stale, past "
+                "jwks_max_stale=%g s, so requests get 503 (retry in %.1f s)",
+                self.where,
+                problem,
+                stale,
+                self._options.max_stale,
+                delay,
+            )
+
+
+def _new_client(timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": "jwt_middleware"},
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+    )
