@@ -1,0 +1,194 @@
+"""`make demo`: a protected API and its own identity provider, both on 127.0.0.1.
+
+    python -m demo                 # serve until Ctrl+C, printing a token and curl commands to try
+    python -m demo --check         # the same, but run the curl commands itself and exit (used by the tests)
+
+The identity provider publishes an OIDC discovery document and a JWKS, and signs tokens with a key made at
+start-up; the API verifies them with JWTMiddleware, fetching the keys the way it would from Auth0 or Entra ID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shlex
+import socket
+import sys
+import time
+import uuid
+from typing import Any
+
+import anyio
+import httpx
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from jwt_middleware import JWTMiddleware
+
+AUDIENCE = "orders-api"
+KID = "demo-key-1"
+
+
+class IdentityProvider:
+    """Just enough of an OIDC provider: a signing key, a discovery document, a JWKS, and a token minter."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key()))
+        self.jwks = {"keys": [{**public_jwk, "kid": KID, "alg": "RS256", "use": "sig"}]}
+
+    def token(self, *, lifetime: int = 3600, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {"iss": self.issuer, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + lifetime}
+        payload |= {"jti": str(uuid.uuid4()), "scope": "orders:read"} | claims
+        return jwt.encode(payload, self._private_key, algorithm="RS256", headers={"kid": KID})
+
+    def app(self) -> Starlette:
+        async def discovery(request: Request) -> JSONResponse:
+            return JSONResponse({"issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json"})
+
+        async def jwks(request: Request) -> JSONResponse:
+            return JSONResponse(self.jwks, headers={"Cache-Control": "public, max-age=300"})
+
+        return Starlette(
+            routes=[Route("/.well-known/openid-configuration", discovery), Route("/.well-known/jwks.json", jwks)]
+        )
+
+
+def api(issuer: str) -> Starlette:
+    """The app a user would write, plus the one line that protects it."""
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def orders(request: Request) -> JSONResponse:
+        return JSONResponse({"orders": [], "for": request.user.identity, "claims": request.state.claims})
+
+    async def catalog(request: Request) -> JSONResponse:
+        return JSONResponse({"items": ["tea", "coffee"], "signed_in": request.user.is_authenticated})
+
+    @requires("orders:admin")
+    async def admin(request: Request) -> JSONResponse:  # pragma: no cover - the demo token lacks the scope
+        return JSONResponse({"admin": True})
+
+    app = Starlette(
+        routes=[Route("/health", health), Route("/orders", orders), Route("/catalog", catalog), Route("/admin", admin)]
+    )
+    app.add_middleware(
+        JWTMiddleware,
+        algorithms=["RS256"],
+        issuer=issuer,
+        audience=AUDIENCE,
+        oidc_discovery=True,  # reads {issuer}/.well-known/openid-configuration, then its jwks_uri
+        exempt=["/health"],
+        optional=["/catalog"],
+    )
+    return app
+
+
+def _listening_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def _tries(idp: IdentityProvider, api_url: str) -> list[tuple[str, str, dict[str, str], int]]:
+    """(what it shows, path, headers, expected status): the curl commands the demo prints and --check runs."""
+    good = idp.token()
+    expired = idp.token(lifetime=-600)
+    header, payload, signature = good.split(".")
+    none_header = jwt.utils.base64url_encode(b'{"alg":"none"}').decode()
+    claims = json.loads(jwt.utils.base64url_decode(payload))
+    admin_claims = jwt.utils.base64url_encode(json.dumps({**claims, "sub": "admin"}).encode()).decode()
+    unsigned = f"{none_header}.{payload}."
+    tampered = f"{header}.{admin_claims}.{signature}"
+    wrong_audience = idp.token(aud="another-api")
+
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    return [
+        ("accepted: a valid token", "/orders", auth(good), 200),
+        ("exempt: no token needed", "/health", {}, 200),
+        ("optional: anonymous is fine", "/catalog", {}, 200),
+        ("rejected: no token", "/orders", {}, 401),
+        ("rejected: expired", "/orders", auth(expired), 401),
+        ("rejected: alg none", "/orders", auth(unsigned), 401),
+        ("rejected: tampered claims", "/orders", auth(tampered), 401),
+        ("rejected: wrong audience", "/orders", auth(wrong_audience), 401),
+        ("forbidden: missing scope", "/admin", auth(good), 403),
+    ]
+
+
+def _print_instructions(idp: IdentityProvider, api_url: str, tries: list[tuple[str, str, dict[str, str], int]]) -> None:
+    token = tries[0][2]["Authorization"].removeprefix("Bearer ")
+    print(f"\nDemo API:        {api_url}   (protected by JWTMiddleware)")
+    print(f"Demo issuer:     {idp.issuer}   (discovery + JWKS, key made at start-up)\n")
+    print(f"A fresh token (valid for an hour):\n\n  export TOKEN={token}\n")
+    print("Try these (expected status on the right):\n")
+    for label, path, headers, status in tries:
+        parts = ["curl", "-i"]
+        for name, value in headers.items():
+            value = "Bearer $TOKEN" if value == f"Bearer {token}" else value
+            parts += ["-H", f"{name}: {value}"]
+        command = " ".join(shlex.quote(p) if "$TOKEN" not in p else f'"{p}"' for p in [*parts, api_url + path])
+        print(f"  # {label} -> {status}\n  {command}\n")
+    print("Press Ctrl+C to stop.", flush=True)
+
+
+async def _check(api_url: str, tries: list[tuple[str, str, dict[str, str], int]]) -> bool:
+    ok = True
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as client:
+        for label, path, headers, expected in tries:
+            response = await client.get(path, headers=headers)
+            verdict = "ok" if response.status_code == expected else "UNEXPECTED"
+            ok &= response.status_code == expected
+            print(f"{verdict:>10}  {response.status_code}  {label}  {response.headers.get('www-authenticate', '')}")
+    return ok
+
+
+async def main(port: int, issuer_port: int, check: bool) -> int:
+    api_socket, idp_socket = _listening_socket(port), _listening_socket(issuer_port)
+    api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
+    idp = IdentityProvider(f"http://127.0.0.1:{idp_socket.getsockname()[1]}")
+    servers = [
+        uvicorn.Server(uvicorn.Config(idp.app(), log_level="warning", lifespan="off")),
+        uvicorn.Server(uvicorn.Config(api(idp.issuer), log_level="warning")),
+    ]
+    tries = _tries(idp, api_url)
+    status = 0
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(servers[0].serve, [idp_socket])
+        with anyio.fail_after(10):
+            while not servers[0].started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+                await anyio.sleep(0.02)
+        task_group.start_soon(servers[1].serve, [api_socket])
+        with anyio.fail_after(10):
+            while not servers[1].started:  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        if check:
+            status = 0 if await _check(api_url, tries) else 1
+            for server in servers:
+                server.should_exit = True
+        else:
+            _print_instructions(idp, api_url, tries)
+    return status
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8000, help="the API's port (0 picks a free one)")
+    parser.add_argument("--issuer-port", type=int, default=8001, help="the identity provider's port")
+    parser.add_argument("--check", action="store_true", help="run the example requests, report, and exit")
+    arguments = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(anyio.run(main, arguments.port, arguments.issuer_port, arguments.check))
