@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,8 +26,7 @@ __all__ = ["JWTMiddleware"]
 
 logger = logging.getLogger("jwt_middleware")
 
-# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_BEARER = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)")
+_B64TOKEN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp]
 
 
@@ -144,42 +142,44 @@ class JWTMiddleware:
             return
         access = self._rules.access(scope)
         if access is not Access.EXEMPT:
+            # Written out here rather than in helpers: this runs on every request, and each call costs.
+            claims: dict[str, Any] | None
             try:
-                await self._authenticate(scope, access)
+                token = _bearer_token(scope)
+                if token is not None:
+                    if self._remote:
+                        await self._refresh_due_keys()
+                    verified = await self._verifier.verify(token)
+                    claims = verified.claims.copy()  # the verdict is shared through the cache: copy it
+                    scope["user"] = JWTUser(claims)
+                    scope["auth"] = AuthCredentials(verified.credentials)
+                elif access is Access.REQUIRED:
+                    raise MissingToken()
+                else:
+                    claims = None
+                    scope["user"] = UnauthenticatedUser()
+                    scope["auth"] = AuthCredentials()
             except AuthError as exc:
                 await self._reject(scope, receive, send, exc)
                 return
-        await self.app(scope, receive, send)
-
-    async def _authenticate(self, scope: Scope, access: Access) -> None:
-        token = _bearer_token(scope)
-        if token is None:
-            if access is Access.REQUIRED:
-                raise MissingToken()
-            claims = None
-            scope["user"] = UnauthenticatedUser()
-            scope["auth"] = AuthCredentials()
-        else:
-            for source in self._remote:
-                if source.refresh_due():  # only when no lifespan started the sources: see keys/jwks.py
-                    await source.refresh_if_due()
-            try:
-                verified = await self._verifier.verify(token)
-            except AuthError:
-                raise
             except Exception as exc:
                 # No input may turn into a 500; log the kind of failure only (its text could quote the token).
                 logger.error("jwt_middleware: unexpected %s while verifying a token", type(exc).__name__)
-                raise InvalidToken("token_invalid", "The token could not be verified.") from exc
-            claims = verified.claims.copy()  # the verdict is shared through the cache; each request gets its own
-            scope["user"] = JWTUser(claims)
-            scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
-        # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = {"claims": claims}
-        else:
-            state["claims"] = claims
+                invalid = InvalidToken("token_invalid", "The token could not be verified.")
+                await self._reject(scope, receive, send, invalid)
+                return
+            # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = {"claims": claims}
+            else:
+                state["claims"] = claims
+        await self.app(scope, receive, send)
+
+    async def _refresh_due_keys(self) -> None:
+        for source in self._remote:
+            if source.refresh_due():  # only when no lifespan started the sources: see keys/jwks.py
+                await source.refresh_if_due()
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
         logger.debug("jwt_middleware: refused %s %r: %s", scope["type"], scope["path"], exc.code)
@@ -276,10 +276,12 @@ def _bearer_token(scope: Scope) -> bytes | None:
             value = header_value
     if value is None:
         return None
-    match = _BEARER.fullmatch(value)
-    if match is None:
-        scheme = value.split(b" ", 1)[0]
-        if scheme.lower() != b"bearer":
+    if value[:7].lower() != b"bearer ":
+        if value.split(b" ", 1)[0].lower() != b"bearer":
             return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it
         raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
-    return match.group(1)
+    token = value[7:]
+    # b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; deleting those must leave nothing.
+    if not token or token.rstrip(b"=").translate(None, _B64TOKEN):
+        raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
+    return token

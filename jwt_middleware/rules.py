@@ -33,7 +33,7 @@ _Rule = tuple[frozenset[str] | None, str]  # (methods or None for all, path or p
 class Rules:
     """Compiled exempt/optional patterns; `access(scope)` is a dict lookup and a few prefix tests."""
 
-    __slots__ = ("_exact", "_prefixes", "allow_preflight")
+    __slots__ = ("_exact", "_patterns", "_prefixes", "allow_preflight")
 
     def __init__(self, exempt: Sequence[str], optional: Sequence[str], *, allow_preflight: bool = True) -> None:
         self.allow_preflight = allow_preflight
@@ -50,12 +50,15 @@ class Rules:
                     self._exact.setdefault(path, []).append((methods, access))
         # Longest prefix first, so "/public/admin/*" can be listed before or after "/public/*".
         self._prefixes.sort(key=lambda rule: len(rule[0]), reverse=True)
+        self._patterns = bool(self._exact or self._prefixes)
 
     def access(self, scope: Scope) -> Access:
         """The access a request needs, from its method and path (and, for CORS preflight, one header)."""
         method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
         if method == "OPTIONS" and self.allow_preflight and _is_preflight(scope):
             return Access.EXEMPT
+        if not self._patterns:
+            return Access.REQUIRED
         path = route_path(scope)
         for methods, access in self._exact.get(path, ()):
             if methods is None or method in methods:

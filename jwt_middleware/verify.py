@@ -87,7 +87,7 @@ class Verified:
     """
 
     claims: Claims
-    scopes: tuple[str, ...]
+    credentials: tuple[str, ...]  # "authenticated" and the granted scopes, for Starlette's AuthCredentials
     issuer: Issuer
     key: PreparedKey
     valid_from: float
@@ -292,7 +292,7 @@ class Verifier:
                 raise
             key = check_signature(parsed, refreshed)
         valid_from, valid_until = self._check_claims(claims, issuer, now)
-        return Verified(claims, scopes_of(claims), issuer, key, valid_from, valid_until)
+        return Verified(claims, ("authenticated", *scopes_of(claims)), issuer, key, valid_from, valid_until)
 
     def _issuer_for(self, claims: Claims) -> Issuer:
         iss = claims.get("iss")
