@@ -49,6 +49,25 @@ _MAX_KID_LENGTH = 256
 # NumericDate sanity bound: year 9999. Larger values are attacks or bugs, not expiry times.
 _MAX_NUMERIC_DATE = 253402300799
 _HEADER_CACHE_SIZE = 256
+# Refusals that no later moment can reverse: the configuration is frozen and time only moves on. A client that
+# retries an expired or mis-addressed token is answered from memory; signature and key failures are not kept,
+# since a key rotation may change them, and neither are nbf/iat ones, which pass once their time comes.
+_LASTING_REFUSALS = frozenset(
+    {
+        "token_expired",
+        "token_too_old",
+        "token_malformed",
+        "token_encrypted",
+        "algorithm_not_allowed",
+        "header_invalid",
+        "crit_unsupported",
+        "typ_invalid",
+        "issuer_invalid",
+        "audience_invalid",
+        "claim_missing",
+        "claim_invalid",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,29 +273,48 @@ class Verifier:
         # A 128-bit BLAKE2b digest of the token -> its verdict, least recently used first. A digest, not the token:
         # the cache holds no credential, and an entry is 16 bytes of key however long the token.
         self._cache: OrderedDict[bytes, Verified] = OrderedDict()
+        # Refusals that cannot be reversed, the same way: digest -> (code, description).
+        self._refused: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
 
     async def verify(self, token: bytes | str, now: float | None = None) -> Verified:
         """Every check, in order; raises an `AuthError` subclass on the first failure. The result is shared."""
         if isinstance(token, str):
             token = token.encode("utf-8", "surrogateescape")
+        if len(token) > self._max_bytes:  # before hashing: a huge token costs nothing but this comparison
+            raise invalid("token_too_large", "The token is too large.")
         if now is None:
             now = time.time()
-        if self._cache_size:
-            digest = hashlib.blake2b(token, digest_size=16).digest()
-            verified = self._cache.get(digest)
-            if verified is not None and verified.key in verified.issuer.keys.current():
-                if not verified.valid_from <= now < verified.valid_until:
-                    self._time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
-                self._cache.move_to_end(digest)
-            else:
-                verified = await self._verify_fully(token, now)
-                self._cache[digest] = verified
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        else:
+        if not self._cache_size:
             verified = await self._verify_fully(token, now)
+        else:
+            digest = hashlib.blake2b(token, digest_size=16).digest()
+            cached = self._cache.get(digest)
+            if cached is not None and cached.key in cached.issuer.keys.current():
+                if not cached.valid_from <= now < cached.valid_until:
+                    self._time_window(cached.claims, now)  # raises the precise error (or agrees at an edge)
+                self._cache.move_to_end(digest)
+                verified = cached
+            else:
+                verified = await self._verify_and_remember(token, digest, now)
         if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims)):
             raise invalid("token_revoked", "The token has been revoked.")
+        return verified
+
+    async def _verify_and_remember(self, token: bytes, digest: bytes, now: float) -> Verified:
+        refused = self._refused.get(digest)
+        if refused is not None:
+            raise invalid(*refused)
+        try:
+            verified = await self._verify_fully(token, now)
+        except InvalidToken as exc:
+            if exc.code in _LASTING_REFUSALS:
+                self._refused[digest] = (exc.code, exc.description)
+                if len(self._refused) > self._cache_size:
+                    self._refused.popitem(last=False)
+            raise
+        self._cache[digest] = verified
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
         return verified
 
     async def _verify_fully(self, token: bytes, now: float) -> Verified:
