@@ -140,14 +140,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
-_json_decode = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant).decode
+_decoder = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
+# The C scanner, without decode()'s two whitespace regexes around it; typeshed does not declare the attribute.
+_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 def decode_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Strict JSON (RFC 8259): UTF-8 only, no duplicate members, no NaN, no lone surrogates, an object."""
     try:
         text = raw.decode("utf-8")
-        value = _json_decode(text)
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):  # whitespace around the value, or something after it: let decode() judge
+            value = _decoder.decode(text)
         if "\\u" in text:
             # An escaped lone surrogate decodes to a str that is not valid Unicode; encoding it back finds it.
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -247,6 +254,8 @@ def _numeric_date(claims: Claims, name: str) -> float | None:
 
 def scopes_of(claims: Claims) -> tuple[str, ...]:
     """Granted scopes from `scope` (RFC 8693: space-separated) or `scp` (Entra ID, Okta: a string or a list)."""
+    if "scope" not in claims and "scp" not in claims:
+        return ()
     scopes: list[str] = []
     for name in ("scope", "scp"):
         value = claims.get(name)

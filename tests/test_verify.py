@@ -172,6 +172,7 @@ REJECTED: list[tuple[str, Callable[[Signer], str], int, str]] = [
     ("header-not-object", _signed_bytes(header=b'["alg"]'), 401, "token_malformed"),
     ("payload-not-object", _signed_bytes(payload=b'"claims"'), 401, "token_malformed"),
     ("payload-not-json", _signed_bytes(payload=b"hello"), 401, "token_malformed"),
+    ("payload-trailing-data", _signed_bytes(payload=b'{"exp":99999999999} {}'), 401, "token_malformed"),
     ("payload-nan", _signed_bytes(payload=b'{"exp":NaN}'), 401, "token_malformed"),
     ("payload-utf16", _signed_bytes(payload='{"exp":1}'.encode("utf-16")), 401, "token_malformed"),
     ("payload-bom", _signed_bytes(payload=b'\xef\xbb\xbf{"exp":1}'), 401, "token_malformed"),
@@ -293,3 +294,12 @@ async def test_required_claims_can_be_extended() -> None:
         with_jti = await client.get("/", headers=bearer(signer.token(jti="abc")))
     assert without.json()["code"] == "claim_missing"
     assert with_jti.status_code == 200
+
+
+async def test_json_whitespace_around_and_inside_is_legal() -> None:
+    signer = signer_for("HS256")
+    claims = json.dumps(signer.claims(), indent=1)
+    token = signer.sign_raw(' \n{ "alg" : "HS256" }\n', f"\t{claims}\r\n")
+    async with client_for(app_for(signer)) as client:
+        response = await client.get("/", headers=bearer(token))
+    assert response.status_code == 200, response.text
