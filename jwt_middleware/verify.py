@@ -285,6 +285,23 @@ class Verifier:
         # Refusals that cannot be reversed, the same way: digest -> (code, description).
         self._refused: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
 
+    def cached(self, token: bytes) -> Verified | None:
+        """The verdict on a token verified before, if it still holds now, without awaiting anything.
+
+        The middleware's fast path when no revocation hook is set; None means "call `verify`". A token whose cached
+        verdict no longer holds (its time has passed) raises the precise error, as `verify` would.
+        """
+        if not self._cache_size or len(token) > self._max_bytes:
+            return None
+        digest = hashlib.blake2b(token, digest_size=16).digest()
+        cached = self._cache.get(digest)
+        if cached is None or cached.key not in cached.issuer.keys.current():
+            return None
+        if not cached.valid_from <= (now := time.time()) < cached.valid_until:
+            self._time_window(cached.claims, now)  # raises the precise error (or agrees at an edge)
+        self._cache.move_to_end(digest)
+        return cached
+
     async def verify(self, token: bytes | str, now: float | None = None) -> Verified:
         """Every check, in order; raises an `AuthError` subclass on the first failure. The result is shared."""
         if isinstance(token, str):

@@ -10,7 +10,7 @@ import pytest
 from jwt_middleware import AuthError, JWTMiddleware
 from jwt_middleware.verify import Verifier
 
-from .conftest import AUDIENCE, ISSUER, Signer, make_signer, signer_for
+from .conftest import AUDIENCE, ISSUER, Signer, app_for, bearer, client_for, make_signer, signer_for
 
 pytestmark = pytest.mark.anyio
 
@@ -118,3 +118,15 @@ async def test_a_huge_token_is_refused_before_it_is_hashed() -> None:
         await v.verify("a" * 2000)
     assert refused.value.code == "token_too_large"
     assert not v._refused
+
+
+async def test_the_synchronous_fast_path_still_checks_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_for(SIGNER, leeway=0)
+    token = SIGNER.token()
+    async with client_for(app) as client:
+        assert (await client.get("/", headers=bearer(token))).status_code == 200
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # an hour later, the token has expired
+        response = await client.get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
