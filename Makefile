@@ -34,6 +34,7 @@ bench: $(BENCH_STAMP)
 
 # A short run with no budget enforced: proves the benchmark scripts work (CI runs it; timing there is noise).
 bench-smoke: $(BENCH_STAMP)
+	$(BIN)/mypy benchmarks
 	$(BIN)/python -m benchmarks.run --smoke
 
 bench-e2e: $(BENCH_STAMP)
