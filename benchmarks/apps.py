@@ -65,6 +65,24 @@ def ours(algorithm: str, key: str, *, cache_size: int = 4096) -> ASGIApp:
     return app
 
 
+def ours_remote(algorithm: str, jwks_url: str, *, cooldown: float = 30.0, refresh_interval: float = 300.0) -> ASGIApp:
+    """The bare app behind JWTMiddleware with remote keys: fetched at lifespan startup, refreshed in the background."""
+    from jwt_middleware import JWTMiddleware
+
+    app = Starlette(routes=_routes())
+    app.add_middleware(
+        JWTMiddleware,
+        algorithms=[algorithm],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        jwks_url=jwks_url,
+        jwks_cooldown=cooldown,
+        jwks_refresh_interval=refresh_interval,
+        exempt=["/health"],
+    )
+    return app
+
+
 def floor(signer: Signer) -> ASGIApp:
     """Only the raw signature check. The harness puts the pre-decoded (signing input, signature) in the headers slot."""
     check = signer.check_signature

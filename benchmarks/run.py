@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib.metadata
+import math
 import os
 import platform
 import random
@@ -18,13 +20,15 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
 
-from benchmarks import apps
+from benchmarks import apps, remote
 from benchmarks.harness import Samples, bearer_headers, status_of, time_calls
 from benchmarks.tokens import ALGORITHMS, Signer, make_signer
 
@@ -37,6 +41,8 @@ BUDGETS = Path(__file__).with_name("budgets.toml")
 BARE, BARE_HEALTH, BARE_FASTAPI = "bare Starlette app", "bare Starlette app, /health", "bare FastAPI app"
 EXEMPT, GARBAGE, EXPIRED = "ours, exempt /health", "ours, garbage token (401)", "ours, expired token (401)"
 FLOOR, OURS_REPEATED, OURS_FRESH = "floor: raw signature check", "ours, repeated token", "ours, fresh token"
+UNKNOWN_KID = "ours, unknown kid, remote keys (401)"
+FLOOD_PATH, KID = "/flood.json", "bench-key-1"
 BHM_REPEATED, BHM_FRESH = "BaseHTTPMiddleware + jwt.decode, repeated", "BaseHTTPMiddleware + jwt.decode, fresh"
 PACKAGES = (
     "starlette",
@@ -184,15 +190,42 @@ async def cache_memory(signer: Signer, tokens: Sequence[str], cache_size: int) -
     return held[0], held[1]
 
 
-async def unknown_kid_flood(plan: Plan) -> Samples | None:
-    """TODO(remote keys): time a flood of tokens whose `kid` is in no key set, against a JWKS-backed middleware.
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """What the remote-key benchmarks share: the JWKS server, the flood row's app and the refresh benchmark's feed."""
 
-    To wire once `JWTMiddleware(jwks_url=...)` exists: serve a JWKS from a real server on 127.0.0.1 (started here,
-    stopped in a `finally`), mint `plan.warmup + plan.calls * plan.reps` RS256 tokens with random `kid`s, time them
-    with `time_calls` like the garbage row (expect 401), and return the Samples. `main` then checks their median
-    against the bare app with [unknown_kid].max_ratio_to_bare; set `enabled = true` in budgets.toml.
+    server: remote.JWKSServer
+    flood_app: ASGIApp
+    refresh_headers: Sequence[object]
+
+
+@dataclass(frozen=True, slots=True)
+class Flood:
+    """The JWKS fetches that the unknown-kid flood caused, over how long it ran."""
+
+    fetches: int  # beyond the one at lifespan startup
+    seconds: float  # from the first flood request to the end of the last repetition
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    held: tuple[int, int] | None = None
+    flood: Flood | None = None
+    refresh: tuple[remote.RefreshResult, remote.RefreshResult] | None = None
+
+
+def unknown_kid_row(signer: Signer, server: remote.JWKSServer, plan: Plan, cooldown: float) -> Variant:
+    """A flood of valid RS256 tokens, signed by the published key, each naming a random `kid` that no key set has.
+
+    Each token passes the header policy, the payload and the issuer check, so it reaches the key lookup and asks
+    for a refresh; the middleware may fetch once per `cooldown` and refuses the rest at once (401). Its periodic
+    refresh is pushed past the run (3600 s), so every fetch counted after startup is one the flood asked for.
     """
-    return None
+    app = apps.ours_remote(signer.algorithm, server.url(FLOOD_PATH), cooldown=cooldown, refresh_interval=3600.0)
+    n = plan.warmup + plan.calls * plan.reps
+    items = [bearer_headers(signer.mint(f"flood-{i}", kid=secrets.token_hex(8))) for i in range(n)]
+    return Variant(label=UNKNOWN_KID, app=app, feed=Feed.fresh(items, plan), base=BARE, expect=401)
 
 
 # --- reporting ------------------------------------------------------------------------------------------------------
@@ -259,6 +292,7 @@ class Check:
     at_least: bool = False  # True: value must be >= limit; otherwise <= limit
     unit: str = "x"
     note: str = ""
+    digits: int = 2
 
     @property
     def ok(self) -> bool:
@@ -267,7 +301,8 @@ class Check:
     def line(self) -> str:
         op = ">=" if self.at_least else "<="
         verdict = "PASS" if self.ok else "FAIL"
-        return f"{verdict}  {self.name}: {self.value:.2f}{self.unit} (budget {op} {self.limit}{self.unit}){self.note}"
+        value = f"{self.value:.{self.digits}f}{self.unit}"
+        return f"{verdict}  {self.name}: {value} (budget {op} {self.limit}{self.unit}){self.note}"
 
 
 def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budgets: dict[str, Any]) -> list[Check]:
@@ -281,6 +316,9 @@ def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budget
         Check("garbage token vs bare", ratio_to_bare(GARBAGE), budgets["rejected"]["max_ratio_to_bare"]),
         Check("expired RS256 token vs bare", ratio_to_bare(EXPIRED), budgets["rejected"]["max_ratio_to_bare"]),
     ]
+    if UNKNOWN_KID in by_key:
+        limit = budgets["unknown_kid"]["max_ratio_to_bare"]
+        checks.append(Check("unknown-kid flood vs bare (remote keys)", ratio_to_bare(UNKNOWN_KID), limit))
     fresh, versus = budgets["fresh"], budgets["versus_base_http_middleware"]
     for a in algorithms:
         checks.append(
@@ -310,6 +348,28 @@ def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budget
     return checks
 
 
+def remote_checks(outcome: Outcome, budgets: dict[str, Any]) -> list[Check]:
+    checks = []
+    if outcome.flood is not None:
+        flood, cooldown = outcome.flood, budgets["unknown_kid"]["cooldown"]
+        allowed = 1 + math.floor(flood.seconds / cooldown)  # one may start at once, then one per cooldown
+        note = f" over {flood.seconds:.0f} s and {flood.requests} flood requests, jwks_cooldown={cooldown:g} s"
+        checks.append(
+            Check("unknown-kid flood: JWKS fetches after startup", flood.fetches, allowed, unit="", note=note, digits=0)
+        )
+    if outcome.refresh is not None:
+        refreshing, still = outcome.refresh
+        limit = budgets["background_refresh"]["max_p99_ratio"]
+        note = f"; {refreshing.fetches_while_timed} refreshes while timed"
+        ratio = refreshing.samples.p99_us / still.samples.p99_us
+        checks.append(Check("background refresh: request p99 with / without", ratio, limit, note=note))
+        # With no refresh during timing the comparison proves nothing.
+        checks.append(
+            Check("background refresh: fetches while timed", refreshing.fetches_while_timed, 1, True, "", digits=0)
+        )
+    return checks
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a very short run that enforces no budget (for CI)")
@@ -333,19 +393,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours = _ours_available()
     started = time.perf_counter()
     signers = {a: make_signer(a) for a in ALGORITHMS}
+    rs256 = signers["RS256"]
+    # Longer batches than the table's, so that several refreshes fall inside the timed batches.
+    refresh_calls = plan.calls * budgets["background_refresh"]["calls_per_table_call"]
     pools = {}
     for a, signer in signers.items():
         n = plan.warmup + plan.calls * plan.reps
         pools[a] = signer.pool(max(n, 2 * plan.cache_size) if a == "RS256" else n, prefix=a)
     print(f"  minted {sum(map(len, pools.values()))} tokens in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     variants = build_variants(signers, pools, plan, ours)
-    held = asyncio.run(_measure_all(variants, plan, signers["RS256"], pools["RS256"] if ours else None))
+    with contextlib.ExitStack() as stack:
+        setup = None
+        if ours:
+            # A real server on 127.0.0.1, started before anything is timed and stopped on the way out.
+            server = stack.enter_context(remote.JWKSServer({"keys": [rs256.jwk(KID)]}))
+            flood = unknown_kid_row(rs256, server, plan, budgets["unknown_kid"]["cooldown"])
+            variants.insert(next(i for i, v in enumerate(variants) if v.label == EXPIRED) + 1, flood)
+            refresh_token = rs256.mint("refresh", kid=KID)
+            setup = Remote(server, flood.app, [bearer_headers(refresh_token) for _ in range(refresh_calls)])
+        outcome = asyncio.run(
+            _measure_all(variants, plan, rs256, pools["RS256"] if ours else None, setup, budgets, refresh_calls)
+        )
     print()
     print_table(variants)
     if not ours:
         return 1
+    assert outcome.refresh is not None
+    remote.print_refresh(outcome.refresh, refresh_calls, plan.reps)
     print_versus(variants, ALGORITHMS)
-    checks = budget_checks(variants, ALGORITHMS, budgets)
+    checks = budget_checks(variants, ALGORITHMS, budgets) + remote_checks(outcome, budgets)
+    held = outcome.held
     assert held is not None
     mib, limit = 1 << 20, budgets["memory"]["max_bytes"] / (1 << 20)
     print(
@@ -360,20 +437,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nBudgets ({BUDGETS.name}){', reported only: --smoke enforces nothing' if args.smoke else ''}")
     for check in checks:
         print(check.line())
-    print("SKIP  unknown-kid flood vs bare: TODO(remote keys), see unknown_kid_flood() in benchmarks/run.py")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     failed = [c for c in checks if not c.ok]
     return 0 if args.smoke or not failed else 1
 
 
 async def _measure_all(
-    variants: Sequence[Variant], plan: Plan, rs256: Signer, memory_tokens: Sequence[str] | None
-) -> tuple[int, int] | None:
-    await check_and_warm(variants)
-    await measure(variants, plan)
-    if memory_tokens is None:
-        return None
-    return await cache_memory(rs256, memory_tokens, plan.cache_size)
+    variants: Sequence[Variant],
+    plan: Plan,
+    rs256: Signer,
+    memory_tokens: Sequence[str] | None,
+    setup: Remote | None,
+    budgets: dict[str, Any],
+    refresh_calls: int,
+) -> Outcome:
+    flood = None
+    async with AsyncExitStack() as stack:
+        if setup is not None:
+            # Keys are fetched at startup and the refresh loop runs, as under a server, until the table is done.
+            await stack.enter_async_context(LifespanManager(setup.flood_app))
+            startup_fetches = setup.server.hits[FLOOD_PATH]
+            flood_started = time.monotonic()
+        await check_and_warm(variants)
+        await measure(variants, plan)
+        if setup is not None:
+            seconds = time.monotonic() - flood_started
+            fetches = setup.server.hits[FLOOD_PATH] - startup_fetches
+            flood = Flood(fetches, seconds, plan.warmup + 1 + plan.calls * plan.reps)
+    if setup is None or memory_tokens is None:
+        return Outcome()
+    refresh = await remote.background_refresh(
+        setup.server,
+        setup.refresh_headers,
+        interval=budgets["background_refresh"]["refresh_interval"],
+        calls=refresh_calls,
+        reps=plan.reps,
+        warmup=plan.warmup,
+    )
+    held = await cache_memory(rs256, memory_tokens, plan.cache_size)
+    return Outcome(held=held, flood=flood, refresh=refresh)
 
 
 if __name__ == "__main__":

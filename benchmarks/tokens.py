@@ -14,6 +14,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 ISSUER = "https://issuer.example/"
 AUDIENCE = "bench-api"
@@ -33,7 +34,7 @@ class Signer:
     # The floor: checks a signature that was already split off and base64url-decoded (DER for ECDSA).
     check_signature: Callable[[bytes, bytes], bool]
 
-    def mint(self, jti: str, *, expires_in: int = 86_400) -> str:
+    def mint(self, jti: str, *, expires_in: int = 86_400, kid: str | None = None) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -45,7 +46,16 @@ class Signer:
             "scope": "read write",
             "subject": {"id": "user-42"},  # fastapi-jwt requires this claim
         }
-        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)
+        headers = None if kid is None else {"kid": kid}
+        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm, headers=headers)
+
+    def jwk(self, kid: str) -> dict[str, Any]:
+        """The public key as an identity provider publishes it in a JWKS (not for HS256: secrets are not published)."""
+        algorithm: Any = {"RS": RSAAlgorithm, "PS": RSAAlgorithm, "ES": ECAlgorithm, "Ed": OKPAlgorithm}[
+            self.algorithm[:2]
+        ]
+        jwk: dict[str, Any] = algorithm.to_jwk(self.verifying_key, as_dict=True)
+        return {**jwk, "kid": kid, "alg": self.algorithm, "use": "sig"}
 
     def pool(self, n: int, prefix: str) -> list[str]:
         """`n` distinct valid tokens (distinct `jti`), minted before anything is timed."""
