@@ -208,10 +208,8 @@ class HeaderPolicy:
         return Header(alg=alg, kid=kid)
 
 
-def parse(token: bytes | str, policy: HeaderPolicy, max_bytes: int) -> ParsedToken:
-    """Split and decode a compact JWS, applying the header policy; no signature is checked yet."""
-    if isinstance(token, str):
-        token = token.encode("utf-8", "surrogateescape")
+def split(token: bytes, policy: HeaderPolicy, max_bytes: int) -> tuple[Header, bytes, bytes, bytes]:
+    """The checked header, the payload and signature segments, and the signing input; nothing else decoded."""
     if len(token) > max_bytes:
         raise invalid("token_too_large", "The token is too large.")
     segments = token.split(b".")
@@ -221,12 +219,16 @@ def parse(token: bytes | str, policy: HeaderPolicy, max_bytes: int) -> ParsedTok
             raise invalid("token_encrypted", "Encrypted tokens (JWE) are not accepted.")
         raise invalid("token_malformed", "The token is not a compact JWS.")
     header_segment, payload_segment, signature_segment = segments
-    return ParsedToken(
-        header=policy.check(header_segment),
-        payload=b64url_decode(payload_segment),
-        signing_input=token[: len(header_segment) + 1 + len(payload_segment)],
-        signature=b64url_decode(signature_segment),
-    )
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)]
+    return policy.check(header_segment), payload_segment, signature_segment, signing_input
+
+
+def parse(token: bytes | str, policy: HeaderPolicy, max_bytes: int) -> ParsedToken:
+    """Split and decode a compact JWS, applying the header policy; no signature is checked yet."""
+    if isinstance(token, str):
+        token = token.encode("utf-8", "surrogateescape")
+    header, payload_segment, signature_segment, signing_input = split(token, policy, max_bytes)
+    return ParsedToken(header, b64url_decode(payload_segment), signing_input, b64url_decode(signature_segment))
 
 
 def check_signature(parsed: ParsedToken, keys: KeySet) -> PreparedKey:
@@ -344,8 +346,20 @@ class Verifier:
         return verified
 
     async def _verify_fully(self, token: bytes, now: float) -> Verified:
-        parsed = parse(token, self._policy, self._max_bytes)
-        claims = decode_json_object(parsed.payload, "payload")
+        header, payload_segment, signature_segment, signing_input = split(token, self._policy, self._max_bytes)
+        single = self._single
+        if (
+            single is not None
+            and header.kid is not None
+            and not single.keys.current().for_token(header.alg, header.kid)
+            and not single.keys.may_refresh_for_unknown_kid()
+        ):
+            # A kid no key has, and no fetch allowed now: refuse before decoding anything more. This keeps a
+            # flood of made-up kids cheap; which error a token with a broken payload gets changes, not whether.
+            raise KeyNotFound()
+        payload = b64url_decode(payload_segment)
+        parsed = ParsedToken(header, payload, signing_input, b64url_decode(signature_segment))
+        claims = decode_json_object(payload, "payload")
         issuer = self._issuer_for(claims)
         try:
             key = check_signature(parsed, issuer.keys.current())

@@ -22,6 +22,10 @@ class KeySource(Protocol):
         """The keys to verify with now; raises `KeysUnavailable` when there are none yet."""
         ...
 
+    def may_refresh_for_unknown_kid(self) -> bool:
+        """Whether `refresh_for_unknown_kid` could fetch now (one is in flight, or the cooldown has passed)."""
+        ...
+
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         """A newer snapshot if a refresh was allowed and brought one, else None (no waiting on a cooldown)."""
         ...

@@ -236,6 +236,9 @@ class JWKSKeys:
             raise KeysUnavailable(self._retry_after)
         return keys
 
+    def may_refresh_for_unknown_kid(self) -> bool:
+        return self._in_flight is not None or time.monotonic() - self._last_kid_refresh >= self._options.cooldown
+
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         before = self._keys
         if self._in_flight is None:

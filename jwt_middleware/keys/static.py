@@ -20,6 +20,9 @@ class StaticKeys:
     def current(self) -> KeySet:
         return self._keys
 
+    def may_refresh_for_unknown_kid(self) -> bool:
+        return False
+
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         return None
 

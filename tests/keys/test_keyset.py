@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt_middleware import ConfigurationError
 from jwt_middleware.keys import keys_from_jwks, keys_from_material
 
-from ..conftest import Signer, app_for, bearer, client_for, make_signer, signer_for
+from ..conftest import Signer, app_for, b64url, bearer, client_for, make_signer, signer_for
 
 pytestmark = pytest.mark.anyio
 
@@ -121,3 +121,22 @@ def test_fetched_sets_drop_duplicate_kids_instead_of_guessing() -> None:
     )
     assert [k.kid for k in keys] == ["ok"]
     assert any("names two keys" in p for p in problems)
+
+
+async def test_a_key_without_kid_serves_tokens_that_name_any_kid() -> None:
+    signer = signer_for("ES256")
+    async with client_for(app_for(signer, key=signer.public_pem)) as client:
+        response = await client.get("/", headers=bearer(signer.token(headers={"kid": "rotated-2026"})))
+    assert response.status_code == 200
+
+
+async def test_an_unknown_kid_is_refused_before_the_payload_is_read() -> None:
+    # With no fetch possible, a made-up kid costs a header check only: even a broken payload is not looked at.
+    signer = make_signer("ES256")
+    app = app_for(signer, key=[public_jwk(signer, kid="known")])
+    header = b64url(json.dumps({"alg": "ES256", "kid": "made-up"}))
+    async with client_for(app) as client:
+        response = await client.get("/", headers=bearer(f"{header}.bm90LWpzb24.c2ln"))
+        known = await client.get("/", headers=bearer(signer.token(headers={"kid": "known"})))
+    assert response.json()["code"] == "key_not_found"
+    assert known.status_code == 200
