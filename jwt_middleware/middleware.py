@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -110,8 +111,7 @@ class JWTMiddleware:
             audiences = None if provider.audience is None else frozenset(provider.audience)
             issuers.append(Issuer(issuer=provider.issuer, audiences=audiences, keys=source))
         self._verifier = Verifier(self.settings, issuers, is_revoked=is_revoked)
-        # A cache hit needs no await, unless every request must also ask the revocation hook.
-        self._cached = self._verifier.cached if is_revoked is None else _never_cached
+        self._revocation = is_revoked is not None
         self._on_error = on_error
         # Rejections are a fixed set, so their bytes are rendered once and reused.
         self._rendered: dict[tuple[type[AuthError], str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
@@ -151,7 +151,11 @@ class JWTMiddleware:
                 if token is not None:
                     if self._remote:
                         await self._refresh_due_keys()
-                    verified = self._cached(token) or await self._verifier.verify(token)
+                    if self._revocation:  # every request asks the hook, so there is no synchronous path
+                        verified = await self._verifier.verify(token)
+                    else:
+                        cached, digest = self._verifier.lookup(token, time.time())
+                        verified = cached or await self._verifier.verify(token, digest=digest)
                     claims = verified.claims.copy()  # the verdict is shared through the cache: copy it
                     scope["user"] = JWTUser(claims)
                     scope["auth"] = AuthCredentials(verified.credentials)
@@ -266,10 +270,6 @@ class JWTMiddleware:
     async def _stop_sources(self) -> None:
         for source in self._sources:
             await source.aclose()
-
-
-def _never_cached(token: bytes) -> None:
-    return None
 
 
 def _bearer_token(scope: Scope) -> bytes | None:

@@ -287,48 +287,46 @@ class Verifier:
         # Refusals that cannot be reversed, the same way: digest -> (code, description).
         self._refused: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
 
-    def cached(self, token: bytes) -> Verified | None:
-        """The verdict on a token verified before, if it still holds now, without awaiting anything.
+    def lookup(self, token: bytes, now: float) -> tuple[Verified | None, bytes]:
+        """The cached verdict on `token` if it still holds at `now`, and the token's digest, without awaiting.
 
-        The middleware's fast path when no revocation hook is set; None means "call `verify`". A token whose cached
-        verdict no longer holds (its time has passed) raises the precise error, as `verify` would.
+        The middleware's fast path; on a miss it hands the digest to `verify` so the token is hashed once. A cached
+        verdict that no longer holds (its time has passed) raises the precise error, as `verify` would.
         """
         if not self._cache_size or len(token) > self._max_bytes:
-            return None
+            return None, b""
         digest = hashlib.blake2b(token, digest_size=16).digest()
         cached = self._cache.get(digest)
         if cached is None or cached.key not in cached.issuer.keys.current():
-            return None
-        if not cached.valid_from <= (now := time.time()) < cached.valid_until:
+            return None, digest
+        if not cached.valid_from <= now < cached.valid_until:
             self._time_window(cached.claims, now)  # raises the precise error (or agrees at an edge)
         self._cache.move_to_end(digest)
-        return cached
+        return cached, digest
 
-    async def verify(self, token: bytes | str, now: float | None = None) -> Verified:
-        """Every check, in order; raises an `AuthError` subclass on the first failure. The result is shared."""
+    async def verify(self, token: bytes | str, now: float | None = None, *, digest: bytes | None = None) -> Verified:
+        """Every check, in order; raises an `AuthError` subclass on the first failure. The result is shared.
+
+        `digest`, from `lookup`, says the cache was already asked (and missed) for this token.
+        """
         if isinstance(token, str):
             token = token.encode("utf-8", "surrogateescape")
         if len(token) > self._max_bytes:  # before hashing: a huge token costs nothing but this comparison
             raise invalid("token_too_large", "The token is too large.")
         if now is None:
             now = time.time()
-        if not self._cache_size:
-            verified = await self._verify_fully(token, now)
-        else:
-            digest = hashlib.blake2b(token, digest_size=16).digest()
-            cached = self._cache.get(digest)
-            if cached is not None and cached.key in cached.issuer.keys.current():
-                if not cached.valid_from <= now < cached.valid_until:
-                    self._time_window(cached.claims, now)  # raises the precise error (or agrees at an edge)
-                self._cache.move_to_end(digest)
-                verified = cached
-            else:
-                verified = await self._verify_and_remember(token, digest, now)
+        verified = None
+        if digest is None:
+            verified, digest = self.lookup(token, now)
+        if verified is None:
+            verified = await self._verify_and_remember(token, digest, now)
         if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims)):
             raise invalid("token_revoked", "The token has been revoked.")
         return verified
 
     async def _verify_and_remember(self, token: bytes, digest: bytes, now: float) -> Verified:
+        if not digest:  # the cache is off
+            return await self._verify_fully(token, now)
         refused = self._refused.get(digest)
         if refused is not None:
             raise invalid(*refused)
