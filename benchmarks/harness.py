@@ -48,29 +48,12 @@ def _scope(path: str, headers: object) -> dict[str, Any]:
     return {**_SCOPE, "path": path, "raw_path": path.encode(), "headers": headers, "state": {}}
 
 
-async def time_calls(app: ASGIApp, path: str, headers: Sequence[object]) -> list[int]:
-    """One call per item of `headers`; returns each call's duration in ns. The garbage collector is off meanwhile."""
-    clock = time.perf_counter_ns
-    durations: list[int] = []
-    record = durations.append
-    gc.collect()
-    gc.disable()
-    try:
-        for item in headers:
-            scope = _scope(path, item)
-            start = clock()
-            await app(scope, _receive, _discard)
-            record(clock() - start)
-    finally:
-        gc.enable()
-    return durations
+async def time_calls(app: ASGIApp, path: str, headers: Sequence[object], *, yield_to_loop: bool = False) -> list[int]:
+    """One call per item of `headers`; returns each call's duration in ns. The garbage collector is off meanwhile.
 
-
-async def time_calls_yielding(app: ASGIApp, path: str, headers: Sequence[object]) -> list[int]:
-    """Like `time_calls`, but lets the event loop run its other tasks before every call, outside the timed section.
-
-    A call that finds its token in the cache never suspends, so without this no background task (the JWKS refresh
-    loop) would ever run during a batch. The yield costs the same for every app timed this way.
+    `yield_to_loop` lets the event loop run its other tasks before every call, outside the timed section: a call
+    that finds its token in the cache never suspends, so without it no background task (the JWKS refresh loop)
+    would ever run during a batch. The yield costs the same for every app timed this way.
     """
     clock = time.perf_counter_ns
     durations: list[int] = []
@@ -81,7 +64,8 @@ async def time_calls_yielding(app: ASGIApp, path: str, headers: Sequence[object]
     try:
         for item in headers:
             scope = _scope(path, item)
-            await checkpoint(0)
+            if yield_to_loop:
+                await checkpoint(0)
             start = clock()
             await app(scope, _receive, _discard)
             record(clock() - start)

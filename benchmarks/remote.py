@@ -26,7 +26,7 @@ from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks import apps
-from benchmarks.harness import Samples, status_of, time_calls_yielding
+from benchmarks.harness import Samples, status_of, time_calls
 
 HOST = "127.0.0.1"
 
@@ -99,7 +99,7 @@ async def background_refresh(
 ) -> tuple[RefreshResult, RefreshResult]:
     """The same valid token through an app that refreshes every `interval` s and one that does not while timed.
 
-    Both are timed by `time_calls_yielding` (one loop yield before every call, untimed), in interleaved
+    Both are timed by `time_calls(..., yield_to_loop=True)` (one loop yield before every call, untimed), in interleaved
     repetitions in a random order; fetches are counted only while a variant's own batch runs.
     """
     paths = {"refreshing": "/refreshing.json", "still": "/still.json"}
@@ -118,13 +118,13 @@ async def background_refresh(
             await stack.enter_async_context(LifespanManager(app))  # fetches the keys, starts the refresh loop
         for name, app in built.items():
             await _expect(app, headers[0], 200, labels[name])
-            await time_calls_yielding(app, "/", headers[:warmup])
+            await time_calls(app, "/", headers[:warmup], yield_to_loop=True)
         order = list(paths)
         for rep in range(reps):
             random.Random(rep).shuffle(order)
             for name in order:
                 before = server.hits[paths[name]]
-                durations[name].append(await time_calls_yielding(built[name], "/", headers[:calls]))
+                durations[name].append(await time_calls(built[name], "/", headers[:calls], yield_to_loop=True))
                 fetches[name] += server.hits[paths[name]] - before
     refreshing, still = (RefreshResult(labels[n], Samples(durations[n]), fetches[n]) for n in ("refreshing", "still"))
     return refreshing, still

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
@@ -20,6 +21,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from jwt_middleware import JWTMiddleware
+
+if TYPE_CHECKING:
+    from .jwks_server import JWKSServer
 
 ISSUER = "https://issuer.test/"
 AUDIENCE = "api.test"
@@ -155,3 +159,20 @@ def client_for(app: Any) -> httpx.AsyncClient:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def server() -> Iterator[JWKSServer]:
+    """A real JWKS and discovery server on 127.0.0.1 (see jwks_server.py), stopped after the test."""
+    from .jwks_server import JWKSServer  # imported late: jwks_server imports this module
+
+    with JWKSServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def k1() -> Signer:
+    """An ES256 signer whose tokens carry kid "k1"."""
+    from .jwks_server import keyed_signer
+
+    return keyed_signer("k1")

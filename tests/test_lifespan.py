@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -17,20 +17,9 @@ from starlette.types import Message, Receive, Scope, Send
 from jwt_middleware import JWTMiddleware, JWTMiddlewareError
 
 from .conftest import AUDIENCE, ISSUER, Signer, client_for, make_app
-from .jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status
+from .jwks_server import JWKSServer, eventually, hits_reach, jwk_of, status
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def k1() -> Signer:
-    return keyed_signer("k1")
 
 
 def remote_options(server: JWKSServer, **options: Any) -> dict[str, Any]:

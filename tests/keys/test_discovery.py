@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -15,22 +14,11 @@ from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.discovery import discovery_url
 
 from ..conftest import AUDIENCE, Signer, client_for, make_app, whoami
-from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status
+from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, status
 
 pytestmark = pytest.mark.anyio
 
 DISCOVERY = "/tenant/.well-known/openid-configuration"
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def k1() -> Signer:
-    return keyed_signer("k1")
 
 
 def issuer_of(server: JWKSServer) -> str:

@@ -10,7 +10,7 @@ import gzip
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -30,17 +30,6 @@ pytestmark = pytest.mark.anyio
 
 # Small intervals keep the tests fast; every wait below is bounded by `anyio.fail_after`.
 FAST = {"jwks_refresh_interval": 0.1, "jwks_cooldown": 0.1, "jwks_timeout": 0.5}
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def k1() -> Signer:
-    return keyed_signer("k1")
 
 
 @pytest.fixture(scope="module")
