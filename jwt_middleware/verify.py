@@ -26,7 +26,7 @@ from .errors import InvalidToken, KeyNotFound
 from .keys import KeySet, KeySource, PreparedKey
 from .settings import Settings, normalise_typ
 
-__all__ = ["HeaderPolicy", "Issuer", "ParsedToken", "Verified", "Verifier", "check_signature", "parse"]
+__all__ = ["HeaderPolicy", "Issuer", "ParsedToken", "Verified", "Verifier", "check_signature", "parse", "split"]
 
 Claims = dict[str, Any]
 RevocationCheck = Callable[[Mapping[str, Any]], Awaitable[bool]]
