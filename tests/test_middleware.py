@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from jwt_middleware import AuthError, JWTMiddleware
+from jwt_middleware import AuthError, JWTMiddleware, JWTUser
 
 from .conftest import AUDIENCE, ISSUER, app_for, bearer, client_for, signer_for, whoami
 from .live_server import serve
@@ -281,3 +281,12 @@ async def test_websocket_without_the_extension_is_closed_with_1008() -> None:
     scope = {"type": "websocket", "path": "/ws", "headers": [], "root_path": ""}
     await app_for(SIGNER).build_middleware_stack()(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "missing_token"}]
+
+
+def test_jwt_user_names_itself_from_the_claims() -> None:
+    user = JWTUser({"sub": "u-1", "preferred_username": "ada", "email": "ada@example.test"})
+    assert (user.is_authenticated, user.identity, user.display_name) == (True, "u-1", "ada")
+    assert JWTUser({"sub": "u-2", "email": "bo@example.test"}).display_name == "bo@example.test"
+    assert JWTUser({"sub": "u-3"}).display_name == "u-3"
+    assert JWTUser({"sub": 7}).identity == ""  # never a non-string identity
+    assert repr(user) == "JWTUser(identity='u-1')"
