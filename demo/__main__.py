@@ -10,6 +10,7 @@ start-up; the API verifies them with JWTMiddleware, fetching the keys the way it
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import shlex
@@ -190,5 +191,6 @@ if __name__ == "__main__":
     parser.add_argument("--issuer-port", type=int, default=8001, help="the identity provider's port")
     parser.add_argument("--check", action="store_true", help="run the example requests, report, and exit")
     arguments = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
+    # Ctrl+C ends the demo: Python 3.11+ raises KeyboardInterrupt out of the event loop, 3.10 CancelledError.
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         sys.exit(anyio.run(main, arguments.port, arguments.issuer_port, arguments.check))
