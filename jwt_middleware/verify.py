@@ -10,6 +10,7 @@ strict `jwt.decode` rejects: tests/test_fuzz.py holds the two side by side.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -286,6 +287,14 @@ class Verifier:
         self._cache: OrderedDict[bytes, Verified] = OrderedDict()
         # Refusals that cannot be reversed, the same way: digest -> (code, description).
         self._refused: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
+        for issuer in issuers:
+            issuer.keys.on_new_keys(functools.partial(self._forget_retired_keys, issuer))
+
+    def _forget_retired_keys(self, issuer: Issuer, keys: KeySet) -> None:
+        """Drop the verdicts a key that has left `issuer`'s key set gave, as soon as the new set is in place."""
+        retired = [digest for digest, v in self._cache.items() if v.issuer is issuer and v.key not in keys]
+        for digest in retired:
+            del self._cache[digest]
 
     def lookup(self, token: bytes, now: float) -> tuple[Verified | None, bytes]:
         """The cached verdict on `token` if it still holds at `now`, and the token's digest, without awaiting.

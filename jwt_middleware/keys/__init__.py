@@ -6,6 +6,7 @@ ask a source for the one rate-limited refresh an unknown `kid` allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from anyio.abc import TaskGroup
@@ -28,6 +29,10 @@ class KeySource(Protocol):
 
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         """A newer snapshot if a refresh was allowed and brought one, else None (no waiting on a cooldown)."""
+        ...
+
+    def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
+        """Call `listener` with every new snapshot, right after it replaces the old one."""
         ...
 
     async def start(self, task_group: TaskGroup) -> None:

@@ -31,7 +31,7 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -229,6 +229,7 @@ class JWKSKeys:
         self._running = False
         self._loop_scope: anyio.CancelScope | None = None
         self._loop_done: anyio.Event | None = None
+        self._listeners: list[Callable[[KeySet], object]] = []
 
     def current(self) -> KeySet:
         keys = self._keys
@@ -262,6 +263,9 @@ class JWKSKeys:
             return
         if time.monotonic() >= self._next_attempt:
             await self._refresh(shield=True)
+
+    def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
+        self._listeners.append(listener)
 
     async def start(self, task_group: TaskGroup) -> None:
         if self._running:
@@ -356,7 +360,7 @@ class JWKSKeys:
             logger.log(level, "jwt_middleware: %s: left out %s", self.where, problem)
         if not keys:
             raise FetchError("the JWKS holds no usable key for the configured algorithms")
-        return KeySet(keys)
+        return KeySet(keys).carry_over(self._keys)
 
     def _installed(self, keys: KeySet | None, fetched: Fetched) -> None:
         now = time.monotonic()
@@ -365,6 +369,8 @@ class JWKSKeys:
             self._keys = keys
             self._digest = fetched.digest
             logger.info("jwt_middleware: %s: using %d keys %s", self.where, len(keys), describe(keys))
+            for listener in self._listeners:
+                listener(keys)
         elif self._failures:
             logger.info("jwt_middleware: %s answers again; the keys are unchanged", self.where)
         self._failures = 0

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from ..errors import ConfigurationError
@@ -37,6 +38,8 @@ class PreparedKey:
     kid: str | None
     alg: str
     check: SignatureCheck = field(repr=False)
+    # SHA-256 of the key material (the secret, or the public key's DER): the same key in the next fetched set.
+    fingerprint: bytes = field(repr=False, default=b"")
 
 
 class KeySet:
@@ -63,6 +66,16 @@ class KeySet:
         self._by_kid = {k: tuple(v[:MAX_CANDIDATES]) for k, v in by_kid.items()}
         self._by_alg = {k: tuple(v[:MAX_CANDIDATES]) for k, v in by_alg.items()}
         self._without_kid = {k: tuple(v[:MAX_CANDIDATES]) for k, v in without_kid.items()}
+
+    def carry_over(self, previous: KeySet | None) -> KeySet:
+        """This set, with each key that `previous` already held replaced by that same object.
+
+        Verdicts cached for a key stay valid while the key stays published, and membership is by identity.
+        """
+        if previous is None:
+            return self
+        held = {(k.kid, k.alg, k.fingerprint): k for k in previous.keys}
+        return KeySet(held.get((k.kid, k.alg, k.fingerprint), k) for k in self.keys)
 
     def for_token(self, alg: str, kid: str | None) -> tuple[PreparedKey, ...]:
         """The keys to try for a token: those with its `kid`, else those that have no `kid` at all."""
@@ -213,7 +226,10 @@ def _bind(
         raise (_Unusable if where != "key" else ConfigurationError)(_why_unbound(key, algorithms, jwk_alg, where))
     if isinstance(key, rsa.RSAPublicKey):
         _check_rsa(key, where)
-    return [PreparedKey(kid=kid, alg=alg, check=make_check(alg, key)) for alg in candidates]
+    fingerprint = hashlib.sha256(
+        key if isinstance(key, bytes) else key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    ).digest()
+    return [PreparedKey(kid=kid, alg=alg, check=make_check(alg, key), fingerprint=fingerprint) for alg in candidates]
 
 
 def _why_unbound(key: PublicKey | bytes, algorithms: Collection[str], jwk_alg: str | None, where: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from anyio.abc import TaskGroup
 
@@ -25,6 +25,9 @@ class StaticKeys:
 
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         return None
+
+    def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
+        return None  # these keys never change
 
     async def start(self, task_group: TaskGroup) -> None:
         return None

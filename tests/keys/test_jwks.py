@@ -75,6 +75,32 @@ async def test_background_refresh_picks_up_a_rotation(server: JWKSServer, k1: Si
             assert server.hits["/jwks.json"] - before <= 1
 
 
+async def test_a_rotation_drops_the_retired_keys_verdicts_from_the_cache(
+    server: JWKSServer, k1: Signer, k2: Signer
+) -> None:
+    server.jwks = {"keys": [jwk_of(k1), jwk_of(k2)]}
+    # The middleware outermost (no Starlette stack around it), so the test can look at its cache.
+    middleware = JWTMiddleware(
+        Starlette(routes=[Route("/{path:path}", whoami)]),
+        algorithms=["ES256"],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        jwks_url=server.jwks_url,
+        jwks_refresh_interval=0.1,
+        jwks_cooldown=3600,
+    )
+    with anyio.fail_after(10):
+        async with LifespanManager(middleware) as manager, client_for(manager.app) as client:
+            assert await status(client, k1.token(jti="a")) == 200
+            assert await status(client, k2.token(jti="b")) == 200
+            cached_kids = {v.key.kid for v in middleware._verifier._cache.values()}
+            assert cached_kids == {"k1", "k2"}
+            server.jwks = {"keys": [jwk_of(k2)]}
+            await hits_reach(server, server.hits["/jwks.json"] + 2)
+            # Dropped when the new set was installed, not merely skipped when next seen.
+            assert {v.key.kid for v in middleware._verifier._cache.values()} == {"k2"}
+
+
 async def test_an_unknown_kid_fetches_the_new_set_once(server: JWKSServer, k1: Signer, k2: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=3600, jwks_cooldown=30)

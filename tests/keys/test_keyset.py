@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwt_middleware import ConfigurationError
-from jwt_middleware.keys import keys_from_jwks, keys_from_material
+from jwt_middleware.keys import KeySet, keys_from_jwks, keys_from_material
 
 from ..conftest import Signer, app_for, b64url, bearer, client_for, make_signer, signer_for
 
@@ -140,3 +140,17 @@ async def test_an_unknown_kid_is_refused_before_the_payload_is_read() -> None:
         known = await client.get("/", headers=bearer(signer.token(headers={"kid": "known"})))
     assert response.json()["code"] == "key_not_found"
     assert known.status_code == 200
+
+
+def test_a_refetched_set_keeps_the_objects_of_keys_it_already_held() -> None:
+    a, b = signer_for("ES256"), make_signer("ES256")
+    first = KeySet(keys_from_jwks({"keys": [public_jwk(a, kid="a")]}, ["ES256"], remote=True)[0])
+    second = KeySet(
+        keys_from_jwks({"keys": [public_jwk(a, kid="a"), public_jwk(b, kid="b")]}, ["ES256"], remote=True)[0]
+    ).carry_over(first)
+    kept = first.for_token("ES256", "a")[0]
+    assert kept in second  # the same object: verdicts cached for it stay valid
+    assert second.for_token("ES256", "b")[0] not in first
+    # The same kid with other key material is a new key, not a kept one.
+    replaced = KeySet(keys_from_jwks({"keys": [public_jwk(b, kid="a")]}, ["ES256"], remote=True)[0]).carry_over(first)
+    assert kept not in replaced
