@@ -185,6 +185,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3.0)
             await anyio.sleep(0.02)
 
 
+async def status_becomes(client: httpx.AsyncClient, token: str, expected: int) -> None:
+    """Wait until a request with `token` is answered `expected` (keys arriving, going stale, coming back)."""
+
+    async def reached() -> bool:
+        return await status(client, token) == expected
+
+    await eventually(reached)
+
+
 async def hits_reach(server: JWKSServer, count: int, path: str = "/jwks.json") -> None:
     """Wait until `server` has answered `path` at least `count` times."""
 

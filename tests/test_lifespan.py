@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from jwt_middleware import JWTMiddleware, JWTMiddlewareError
 
 from .conftest import AUDIENCE, ISSUER, Signer, client_for, make_app
-from .jwks_server import JWKSServer, eventually, hits_reach, jwk_of, status
+from .jwks_server import JWKSServer, hits_reach, jwk_of, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
@@ -139,10 +139,7 @@ async def test_without_a_lifespan_an_outage_is_retried_with_backoff(server: JWKS
             assert server.hits["/jwks.json"] == 1  # the next attempt waits for the backoff, not the next request
             server.mode = "ok"
 
-            async def passes() -> bool:
-                return await status(client, k1.token()) == 200
-
-            await eventually(passes)
+            await status_becomes(client, k1.token(), 200)
 
 
 async def test_a_down_endpoint_does_not_stop_startup(server: JWKSServer, k1: Signer) -> None:
@@ -154,10 +151,7 @@ async def test_a_down_endpoint_does_not_stop_startup(server: JWKSServer, k1: Sig
             assert await status(client, k1.token()) == 503
             server.start()
 
-            async def passes() -> bool:
-                return await status(client, k1.token()) == 200
-
-            await eventually(passes)
+            await status_becomes(client, k1.token(), 200)
 
 
 async def test_a_hanging_endpoint_delays_startup_by_the_timeout_only(server: JWKSServer, k1: Signer) -> None:

@@ -14,7 +14,7 @@ from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.discovery import discovery_url
 
 from ..conftest import AUDIENCE, Signer, client_for, make_app, whoami
-from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, status
+from ..jwks_server import JWKSServer, hits_reach, jwk_of, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
@@ -126,10 +126,7 @@ async def test_discovery_down_at_startup_is_retried(server: JWKSServer, k1: Sign
             assert await status(client, k1.token(iss=issuer)) == 503
             server.discovery = {"issuer": issuer, "jwks_uri": server.jwks_url}
 
-            async def passes() -> bool:
-                return await status(client, k1.token(iss=issuer)) == 200
-
-            await eventually(passes)
+            await status_becomes(client, k1.token(iss=issuer), 200)
 
 
 async def test_providers_can_use_discovery(server: JWKSServer, k1: Signer) -> None:

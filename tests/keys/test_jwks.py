@@ -24,7 +24,7 @@ from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.jwks import MAX_BODY_BYTES, JWKSKeys, RemoteOptions, _max_age, refresh_interval, url_problem
 
 from ..conftest import AUDIENCE, ISSUER, Signer, bearer, client_for, make_app, whoami
-from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status
+from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
@@ -195,10 +195,7 @@ async def test_no_keys_at_all_is_503_with_retry_after_until_keys_arrive(server: 
 
             server.mode = "ok"
 
-            async def passes() -> bool:
-                return await status(client, k1.token()) == 200
-
-            await eventually(passes)
+            await status_becomes(client, k1.token(), 200)
 
 
 async def test_keys_past_max_stale_are_dropped_and_come_back(
@@ -211,10 +208,7 @@ async def test_keys_past_max_stale_are_dropped_and_come_back(
             assert await status(client, k1.token()) == 200
             server.mode = "500"
 
-            async def unavailable() -> bool:
-                return await status(client, k1.token()) == 503
-
-            await eventually(unavailable)
+            await status_becomes(client, k1.token(), 503)
 
             async def logged() -> bool:
                 return "past jwks_max_stale" in caplog.text
@@ -222,10 +216,7 @@ async def test_keys_past_max_stale_are_dropped_and_come_back(
             await eventually(logged)
             server.mode = "ok"
 
-            async def passes() -> bool:
-                return await status(client, k1.token()) == 200
-
-            await eventually(passes)
+            await status_becomes(client, k1.token(), 200)
 
 
 async def test_a_set_without_usable_keys_never_replaces_a_good_one(
