@@ -26,6 +26,8 @@ __all__ = [
     "KeyNotFound",
     "KeysUnavailable",
     "MissingToken",
+    "Rendered",
+    "render",
 ]
 
 
@@ -86,15 +88,22 @@ class KeysUnavailable(AuthError):
         self.retry_after = retry_after
 
 
-def render(exc: AuthError, realm: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """The status, headers and JSON body that answer `exc` (RFC 6750 section 3)."""
+# status, headers, body: the headers are a tuple so that a cached answer cannot be changed by whoever sends it.
+Rendered = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+
+
+def render(exc: AuthError, realm: str) -> Rendered:
+    """The status, headers and JSON body that answer `exc` (RFC 6750 section 3).
+
+    The body's `error` is the challenge's RFC 6750 error code, and is left out when there is none (a missing token
+    gets a bare challenge, section 3.1; a 503 is no token error at all).
+    """
     challenge = f'Bearer realm="{realm}"'
+    fields = {"error_description": exc.description, "code": exc.code}
     if exc.error is not None:
         challenge += f', error="{exc.error}", error_description="{exc.description}"'
-    body = json.dumps(
-        {"error": exc.error or "unauthorized", "error_description": exc.description, "code": exc.code},
-        separators=(",", ":"),
-    ).encode()
+        fields = {"error": exc.error, **fields}
+    body = json.dumps(fields, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -104,4 +113,4 @@ def render(exc: AuthError, realm: str) -> tuple[int, list[tuple[bytes, bytes]], 
         headers.append((b"retry-after", str(getattr(exc, "retry_after", 30)).encode()))
     else:
         headers.append((b"www-authenticate", challenge.encode()))
-    return exc.status_code, headers, body
+    return exc.status_code, tuple(headers), body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -13,7 +15,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import AuthError, InvalidRequest, InvalidToken, JWTMiddlewareError, MissingToken, render
+from .errors import AuthError, InvalidRequest, InvalidToken, JWTMiddlewareError, MissingToken, Rendered, render
 from .keys import KeySource
 from .keys.discovery import Discovery
 from .keys.jwks import JWKSKeys
@@ -28,7 +30,8 @@ __all__ = ["JWTMiddleware"]
 logger = logging.getLogger("jwt_middleware")
 
 _B64TOKEN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp]
+# Returns the response to send (a Starlette `Response`, or any ASGI app), directly or from a coroutine.
+ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp | Awaitable[ASGIApp]]
 
 
 class JWTMiddleware:
@@ -60,11 +63,12 @@ class JWTMiddleware:
         max_age: float | None = None,
         typ: str | None = None,
         realm: str = "api",
-        allow_preflight: bool = True,
+        allow_preflight: bool = False,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         cache_size: int = 4096,
         is_revoked: Callable[[Mapping[str, Any]], Awaitable[bool]] | None = None,
         on_error: ErrorHandler | None = None,
+        require_tls: bool = False,
         oidc_discovery: bool = False,
         jwks_cooldown: float = 30.0,
         jwks_refresh_interval: float = 300.0,
@@ -90,6 +94,7 @@ class JWTMiddleware:
             exempt=exempt,
             optional=optional,
             allow_preflight=allow_preflight,
+            require_tls=require_tls,
             max_token_bytes=max_token_bytes,
             cache_size=cache_size,
             oidc_discovery=oidc_discovery,
@@ -101,7 +106,8 @@ class JWTMiddleware:
             allow_insecure_http=allow_insecure_http,
         )
         self._http_client = http_client
-        self._rules = Rules(self.settings.exempt, self.settings.optional, allow_preflight=self.settings.allow_preflight)
+        self._rules = Rules(self.settings.exempt, self.settings.optional)
+        self._require_tls = self.settings.require_tls
         self._sources: list[KeySource] = []
         self._remote: list[JWKSKeys] = []  # refreshed by requests while no lifespan runs
         issuers = []
@@ -113,8 +119,9 @@ class JWTMiddleware:
         self._verifier = Verifier(self.settings, issuers, is_revoked=is_revoked)
         self._revocation = is_revoked is not None
         self._on_error = on_error
-        # Rejections are a fixed set, so their bytes are rendered once and reused.
-        self._rendered: dict[tuple[type[AuthError], str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+        # Refusals are a fixed set (each description is a constant, or names a configured claim), so their bytes
+        # are rendered once; the headers are a tuple, and each answer sends a list of its own (see _reject).
+        self._rendered: dict[tuple[type[AuthError], str, str], Rendered] = {}
 
     def _key_source(self, provider: Provider) -> KeySource:
         if provider.key is not None:
@@ -149,6 +156,8 @@ class JWTMiddleware:
             try:
                 token = _bearer_token(scope)
                 if token is not None:
+                    if self._require_tls and not _sent_over_tls(scope):
+                        raise InvalidRequest("https_required", "Bearer tokens must be sent over HTTPS.")
                     if self._remote:
                         await self._refresh_due_keys()
                     if self._revocation:  # every request asks the hook, so there is no synchronous path
@@ -156,7 +165,7 @@ class JWTMiddleware:
                     else:
                         cached, digest = self._verifier.lookup(token, time.time())
                         verified = cached or await self._verifier.verify(token, digest=digest)
-                    claims = verified.claims.copy()  # the verdict is shared through the cache: copy it
+                    claims = verified.claims_for_request()  # the verdict is shared through the cache
                     scope["user"] = JWTUser(claims)
                     scope["auth"] = AuthCredentials(verified.credentials)
                 elif access is Access.REQUIRED:
@@ -188,28 +197,30 @@ class JWTMiddleware:
                 await source.refresh_if_due()
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
-        logger.debug("jwt_middleware: refused %s %r: %s", scope["type"], scope["path"], exc.code)
-        if self._on_error is not None and scope["type"] == "http":
+        level = logging.WARNING if exc.code == "https_required" else logging.DEBUG
+        logger.log(level, "refused %s %r: %s", scope["type"], scope["path"], exc.code)
+        if scope["type"] == "websocket":
+            message = await receive()  # websocket.connect: the handshake waits for our answer
+            if message["type"] != "websocket.connect":
+                return
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+                return
+        if self._on_error is not None:
             response = self._on_error(HTTPConnection(scope), exc)
-            await response(scope, receive, send)
+            if inspect.isawaitable(response):
+                response = await response
+            await response(scope, receive, send)  # a Response answers a websocket through the extension too
             return
-        rendered = self._rendered.get((type(exc), exc.code))
+        key = (type(exc), exc.code, exc.description)
+        rendered = self._rendered.get(key)
         if rendered is None:
-            rendered = self._rendered[type(exc), exc.code] = render(exc, self.settings.realm)
+            rendered = self._rendered[key] = render(exc, self.settings.realm)
         status, headers, body = rendered
-        if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        message = await receive()  # websocket.connect: the handshake waits for our answer
-        if message["type"] != "websocket.connect":
-            return
-        if "websocket.http.response" in scope.get("extensions", {}):
-            # The extension lets the handshake be refused with the RFC 6750 answer itself (401 + challenge).
-            await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-            await send({"type": "websocket.http.response.body", "body": body})
-        else:
-            await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+        # A new list each time: an outer middleware may append to it (a request id), and must not change the next.
+        prefix = "http" if scope["type"] == "http" else "websocket.http"
+        await send({"type": f"{prefix}.response.start", "status": status, "headers": list(headers)})
+        await send({"type": f"{prefix}.response.body", "body": body})
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app's lifespan, starting the key sources at startup and stopping them at shutdown.
@@ -273,7 +284,11 @@ class JWTMiddleware:
 
 
 def _bearer_token(scope: Scope) -> bytes | None:
-    """The bearer token, or None when no `Authorization` header carries one (RFC 6750 section 2.1)."""
+    """The bearer token, or None when no `Authorization` header carries one (RFC 6750 section 2.1).
+
+    `credentials = "Bearer" 1*SP b64token`, with the optional whitespace around a field value (RFC 9110 section
+    5.5) ignored, since servers differ in whether they strip it: h11 does, httptools does not.
+    """
     value: bytes | None = None
     for name, header_value in scope["headers"]:
         if name == b"authorization":
@@ -282,12 +297,27 @@ def _bearer_token(scope: Scope) -> bytes | None:
             value = header_value
     if value is None:
         return None
-    if value[:7].lower() != b"bearer ":
-        if value.split(b" ", 1)[0].lower() != b"bearer":
-            return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it
-        raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
-    token = value[7:]
+    value = value.strip(b" \t")
+    if value[:6].lower() != b"bearer" or value[6:7] not in (b"", b" ", b"\t"):
+        return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it
+    token = value[7:].lstrip(b" ")
     # b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; deleting those must leave nothing.
-    if not token or token.rstrip(b"=").translate(None, _B64TOKEN):
+    # "Bearer" alone, or a tab after it, is a bearer header we cannot parse: a 400, never an anonymous request.
+    if value[6:7] != b" " or not token or token.rstrip(b"=").translate(None, _B64TOKEN):
         raise InvalidRequest("authorization_malformed", "The Authorization header is not 'Bearer <token>'.")
     return token
+
+
+def _sent_over_tls(scope: Scope) -> bool:
+    """Whether the token arrived over TLS, or from this machine (RFC 6750 section 5.3 asks for TLS)."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    return client is not None and _is_loopback(client[0])
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

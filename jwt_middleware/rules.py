@@ -33,10 +33,9 @@ _Rule = tuple[frozenset[str] | None, str]  # (methods or None for all, path or p
 class Rules:
     """Compiled exempt/optional patterns; `access(scope)` is a dict lookup and a few prefix tests."""
 
-    __slots__ = ("_exact", "_patterns", "_prefixes", "allow_preflight")
+    __slots__ = ("_exact", "_patterns", "_prefixes")
 
-    def __init__(self, exempt: Sequence[str], optional: Sequence[str], *, allow_preflight: bool = True) -> None:
-        self.allow_preflight = allow_preflight
+    def __init__(self, exempt: Sequence[str], optional: Sequence[str]) -> None:
         self._exact: dict[str, list[tuple[frozenset[str] | None, Access]]] = {}
         self._prefixes: list[tuple[str, frozenset[str] | None, Access]] = []
         # Exempt before optional: when both match, the broader permission is the one the user wrote first.
@@ -53,10 +52,13 @@ class Rules:
         self._patterns = bool(self._exact or self._prefixes)
 
     def access(self, scope: Scope) -> Access:
-        """The access a request needs, from its method and path (and, for CORS preflight, one header)."""
+        """The access a request needs, from its method and path alone.
+
+        No header makes a request exempt: a CORS preflight (OPTIONS + Access-Control-Request-Method) needs a token
+        like any other request, so CORSMiddleware must sit outside this middleware and answer it first. Letting
+        preflights through once carried unauthenticated requests to handlers that serve OPTIONS (issue 8).
+        """
         method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
-        if method == "OPTIONS" and self.allow_preflight and _is_preflight(scope):
-            return Access.EXEMPT
         if not self._patterns:
             return Access.REQUIRED
         path = route_path(scope)
@@ -78,11 +80,6 @@ def route_path(scope: Scope) -> str:
     if root_path and path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
         return path[len(root_path) :] or "/"
     return path
-
-
-def _is_preflight(scope: Scope) -> bool:
-    # A CORS preflight carries no credentials (Fetch standard), so it could never pass; let CORSMiddleware answer.
-    return any(name == b"access-control-request-method" for name, _ in scope["headers"])
 
 
 def _parse(pattern: str, argument: str) -> tuple[frozenset[str] | None, str]:

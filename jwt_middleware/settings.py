@@ -69,7 +69,7 @@ class Settings:
     max_age: float | None = None
     typ: str | None = None
     realm: str = "api"
-    allow_preflight: bool = True
+    require_tls: bool = False
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
     cache_size: int = 4096
     remote: RemoteOptions = field(default_factory=RemoteOptions)
@@ -99,9 +99,11 @@ class Settings:
         exempt: Sequence[str],
         optional: Sequence[str],
         allow_preflight: bool,
+        require_tls: bool,
         max_token_bytes: int,
         cache_size: int,
     ) -> Settings:
+        _refuse_preflight_pass_through(allow_preflight)
         remote = RemoteOptions(
             cooldown=_interval("jwks_cooldown", jwks_cooldown, lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
             refresh_interval=_interval(
@@ -124,7 +126,7 @@ class Settings:
             max_age=None if max_age is None else _seconds("max_age", max_age, upper=math.inf, positive=True),
             typ=_typ(typ),
             realm=_realm(realm),
-            allow_preflight=bool(allow_preflight),
+            require_tls=_flag("require_tls", require_tls),
             max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
             cache_size=_positive_int("cache_size", cache_size, lower=0),
             remote=remote,
@@ -267,9 +269,25 @@ def _positive_int(name: str, value: int, *, lower: int) -> int:
     return value
 
 
+def _refuse_preflight_pass_through(allow_preflight: bool) -> None:
+    if allow_preflight is not False:
+        # It let any OPTIONS request with Access-Control-Request-Method reach handlers that serve OPTIONS without a
+        # token (issue 8). CORSMiddleware in front answers preflights itself, so nothing needs it.
+        raise ConfigurationError(
+            "allow_preflight=True is no longer supported: it let unauthenticated requests reach handlers that serve "
+            "OPTIONS. Add CORSMiddleware after JWTMiddleware (app.add_middleware(CORSMiddleware, ...)), so that it "
+            "is the outer layer and answers CORS preflights itself"
+        )
+
+
 def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
     if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
         raise ConfigurationError("required_claims must be a list of claim names, e.g. required_claims=['exp', 'sub']")
+    for name in names:
+        # A name is quoted in the WWW-Authenticate challenge ("The token has no X claim."): keep that quoting intact.
+        if any(c in name for c in '"\\') or not name.isprintable():
+            raise ConfigurationError(f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes "
+                                     "or control characters)")  # fmt: skip
     return tuple(dict.fromkeys(names))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import InvalidToken, KeyNotFound
+from .errors import InvalidToken, KeyNotFound, KeysUnavailable
 from .keys import KeySet, KeySource, PreparedKey
 from .settings import Settings, normalise_typ
 
@@ -50,6 +50,8 @@ _MAX_KID_LENGTH = 256
 # NumericDate sanity bound: year 9999. Larger values are attacks or bugs, not expiry times.
 _MAX_NUMERIC_DATE = 253402300799
 _HEADER_CACHE_SIZE = 256
+# Arrays and objects allowed in a payload parsed before its signature is checked (see _decode_unsigned_claims).
+_MAX_UNSIGNED_CONTAINERS = 256
 # Refusals that no later moment can reverse: the configuration is frozen and time only moves on. A client that
 # retries an expired or mis-addressed token is answered from memory; signature and key failures are not kept,
 # since a key rotation may change them, and neither are nbf/iat ones, which pass once their time comes.
@@ -112,6 +114,28 @@ class Verified:
     key: PreparedKey
     valid_from: float
     valid_until: float
+    nested: bool  # whether any claim is an object or array, so that a request's copy must go deeper
+
+    def claims_for_request(self) -> Claims:
+        """A copy of the claims that no other request shares, at any depth: handlers may change it freely.
+
+        Most claim sets are flat (strings and numbers), and `dict.copy()` isolates those; a set with an object or
+        array claim is copied as a JSON tree, which is ~3x cheaper than `copy.deepcopy` (see benchmarks/README.md).
+        """
+        return _copy_json_tree(self.claims) if self.nested else self.claims.copy()
+
+
+def _copy_json_tree(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {name: _copy_json_tree(item) for name, item in value.items()}
+    if kind is list:
+        return [_copy_json_tree(item) for item in value]
+    return value  # str, int, float, bool, None: immutable
+
+
+def _nests(claims: Claims) -> bool:
+    return any(type(value) is dict or type(value) is list for value in claims.values())
 
 
 def invalid(code: str, description: str) -> InvalidToken:
@@ -234,13 +258,30 @@ def parse(token: bytes | str, policy: HeaderPolicy, max_bytes: int) -> ParsedTok
 
 def check_signature(parsed: ParsedToken, keys: KeySet) -> PreparedKey:
     """The key that verifies the signature; `KeyNotFound` if none fits, `InvalidToken` if none verifies."""
-    candidates = keys.for_token(parsed.header.alg, parsed.header.kid)
+    return _signing_key(keys, parsed.header, parsed.signing_input, parsed.signature)
+
+
+def _signing_key(keys: KeySet, header: Header, signing_input: bytes, signature: bytes) -> PreparedKey:
+    candidates = keys.for_token(header.alg, header.kid)
     if not candidates:
         raise KeyNotFound()
     for key in candidates:
-        if key.check(parsed.signing_input, parsed.signature):
+        if key.check(signing_input, signature):
             return key
     raise invalid("signature_invalid", "The token's signature is invalid.")
+
+
+def _decode_unsigned_claims(payload: bytes) -> Claims:
+    """Claims read before any signature vouches for them, with the parser's work bounded.
+
+    Only needed when several providers could have signed the token and its `kid` does not say which. Nesting is
+    what makes a hostile payload expensive (1800 nested empty arrays in 6 KB cost ~1 ms, against ~0.25 ms for a
+    refused token of the same size), and nesting is bounded by the number of brackets, which bytes.count finds
+    at C speed. Real claim sets hold a few dozen arrays and objects at most.
+    """
+    if payload.count(b"[") + payload.count(b"{") > _MAX_UNSIGNED_CONTAINERS:
+        raise invalid("token_malformed", "The token payload is not a strict JSON object.")
+    return decode_json_object(payload, "payload")
 
 
 def _numeric_date(claims: Claims, name: str) -> float | None:
@@ -329,7 +370,7 @@ class Verifier:
             verified, digest = self.lookup(token, now)
         if verified is None:
             verified = await self._verify_and_remember(token, digest, now)
-        if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims)):
+        if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims_for_request())):
             raise invalid("token_revoked", "The token has been revoked.")
         return verified
 
@@ -354,44 +395,58 @@ class Verifier:
 
     async def _verify_fully(self, token: bytes, now: float) -> Verified:
         header, payload_segment, signature_segment, signing_input = split(token, self._policy, self._max_bytes)
-        single = self._single
-        if (
-            single is not None
-            and header.kid is not None
-            and not single.keys.current().for_token(header.alg, header.kid)
-            and not single.keys.may_refresh_for_unknown_kid()
-        ):
-            # A kid no key has, and no fetch allowed now: refuse before decoding anything more. This keeps a
-            # flood of made-up kids cheap; which error a token with a broken payload gets changes, not whether.
-            raise KeyNotFound()
-        payload = b64url_decode(payload_segment)
-        parsed = ParsedToken(header, payload, signing_input, b64url_decode(signature_segment))
-        claims = decode_json_object(payload, "payload")
-        issuer = self._issuer_for(claims)
+        signature = b64url_decode(signature_segment)
+        claims: Claims | None = None
+        issuer = self._issuer_by_key(header)
+        if issuer is None:  # several providers, and the kid names none of them alone: the claims must choose
+            claims = _decode_unsigned_claims(b64url_decode(payload_segment))
+            issuer = self._issuer_for(claims)
+        # Otherwise the signature is checked before the payload is even decoded: an unsigned token then costs its
+        # header check and one signature check, whatever its payload holds (the issue 8 hostile-payload bound).
         try:
-            key = check_signature(parsed, issuer.keys.current())
+            key = _signing_key(issuer.keys.current(), header, signing_input, signature)
         except KeyNotFound:
-            # Only a token that passed the algorithm allow-list and the issuer check gets here, so an attacker
-            # cannot make us fetch for tokens we would refuse anyway; the source rate-limits the rest.
-            if parsed.header.kid is None or (refreshed := await issuer.keys.refresh_for_unknown_kid()) is None:
+            if header.kid is None or not issuer.keys.may_refresh_for_unknown_kid():
                 raise
-            key = check_signature(parsed, refreshed)
+            # A fetch is allowed only for a token that passed the allow-list and the issuer check, so an attacker
+            # cannot make us fetch for tokens we would refuse anyway; the source rate-limits the rest.
+            if claims is None:
+                claims = decode_json_object(b64url_decode(payload_segment), "payload")
+                self._check_issuer(claims, issuer)
+            refreshed = await issuer.keys.refresh_for_unknown_kid()
+            if refreshed is None:
+                raise
+            key = _signing_key(refreshed, header, signing_input, signature)
+        if claims is None:
+            claims = decode_json_object(b64url_decode(payload_segment), "payload")
+            self._check_issuer(claims, issuer)
         valid_from, valid_until = self._check_claims(claims, issuer, now)
-        return Verified(claims, ("authenticated", *scopes_of(claims)), issuer, key, valid_from, valid_until)
+        credentials = ("authenticated", *scopes_of(claims))
+        return Verified(claims, credentials, issuer, key, valid_from, valid_until, _nests(claims))
+
+    def _issuer_by_key(self, header: Header) -> Issuer | None:
+        """The provider whose keys must have signed this token, when that is known without reading its claims."""
+        if self._single is not None:
+            return self._single
+        if header.kid is None:
+            return None
+        owners = [issuer for issuer in self._by_issuer.values() if _publishes(issuer, header)]
+        return owners[0] if len(owners) == 1 else None
 
     def _issuer_for(self, claims: Claims) -> Issuer:
+        """The provider named by the token's `iss` (several providers)."""
         iss = claims.get("iss")
-        if self._single is not None:
-            expected = self._single.issuer
-            if expected is not None and iss != expected:
-                raise invalid("issuer_invalid", "The token's issuer is not accepted.")
-            if iss is not None and not isinstance(iss, str):
-                raise invalid("claim_invalid", "The iss claim must be a string.")
-            return self._single
         issuer = self._by_issuer.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise invalid("issuer_invalid", "The token's issuer is not accepted.")
         return issuer
+
+    def _check_issuer(self, claims: Claims, issuer: Issuer) -> None:
+        iss = claims.get("iss")
+        if issuer.issuer is not None and iss != issuer.issuer:
+            raise invalid("issuer_invalid", "The token's issuer is not accepted.")
+        if iss is not None and not isinstance(iss, str):
+            raise invalid("claim_invalid", "The iss claim must be a string.")
 
     def _check_claims(self, claims: Claims, issuer: Issuer, now: float) -> tuple[float, float]:
         for name in self._required:
@@ -429,6 +484,15 @@ class Verifier:
                 raise invalid("token_too_old", "The token is too old.")
             valid_until = min(valid_until, iat + self._max_age + leeway)
         return valid_from, valid_until
+
+
+def _publishes(issuer: Issuer, header: Header) -> bool:
+    """Whether `issuer`'s current keys hold the token's `kid` for its `alg` (a provider without keys does not)."""
+    try:
+        keys = issuer.keys.current()
+    except KeysUnavailable:
+        return False
+    return keys.has_kid(header.kid, header.alg)
 
 
 def _check_audience(claims: Claims, audiences: frozenset[str] | None) -> None:

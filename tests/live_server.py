@@ -25,3 +25,23 @@ async def serve(app: Any, **config: Any) -> AsyncIterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             server.should_exit = True
+
+
+async def raw_get(base_url: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    """GET over a bare socket, with header values exactly as given (httpx refuses trailing whitespace, for one).
+
+    Returns the status and the body; the request asks the server to close, so the read ends by itself.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: close", *(f"{n}: {v}" for n, v in headers)]
+    with anyio.fail_after(10):
+        async with await anyio.connect_tcp(host, int(port)) as stream:
+            await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            received = b""
+            try:
+                while chunk := await stream.receive():
+                    received += chunk
+            except anyio.EndOfStream:
+                pass
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body

@@ -35,11 +35,7 @@ async def test_missing_token_gets_a_bare_challenge() -> None:
     response = await get(app_for(SIGNER), "/orders")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'
-    assert response.json() == {
-        "error": "unauthorized",
-        "error_description": "A bearer token is required.",
-        "code": "missing_token",
-    }
+    assert response.json() == {"error_description": "A bearer token is required.", "code": "missing_token"}
 
 
 async def test_realm_is_configurable() -> None:
@@ -58,7 +54,8 @@ async def test_scheme_is_case_insensitive(scheme: str) -> None:
     [
         ("Bearer", "authorization_malformed"),
         ("Bearer ", "authorization_malformed"),
-        ("Bearer  two-spaces", "authorization_malformed"),
+        ("Bearer\ttab", "authorization_malformed"),
+        ("Bearer \ttab", "authorization_malformed"),
         ("Bearer a b", "authorization_malformed"),
         ("Bearer tok\u00e9n", "authorization_malformed"),
     ],
@@ -76,6 +73,12 @@ async def test_several_authorization_headers_are_400() -> None:
     response = await get(app_for(SIGNER), "/", headers=headers)
     assert response.status_code == 400
     assert response.json()["code"] == "multiple_authorization_headers"
+
+
+async def test_several_spaces_after_the_scheme_are_allowed() -> None:
+    # RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token.
+    response = await get(app_for(SIGNER), "/", headers={"Authorization": f"Bearer   {SIGNER.token()}"})
+    assert response.status_code == 200
 
 
 async def test_other_schemes_count_as_no_bearer_token() -> None:
@@ -118,19 +121,6 @@ async def test_exempt_wins_over_optional_and_longest_prefix_first() -> None:
     app = app_for(SIGNER, exempt=["/public/*"], optional=["/public/*", "/public/me/*"])
     assert (await get(app, "/public/me/x")).json()["claims"] is None
     assert (await get(app, "/public/other")).json()["claims"] == "untouched"
-
-
-async def test_cors_preflight_passes_through_to_cors_middleware() -> None:
-    app = app_for(SIGNER)
-    app.add_middleware(CORSMiddleware, allow_origins=["https://app.test"], allow_methods=["GET"], allow_headers=["*"])
-    preflight = {"Origin": "https://app.test", "Access-Control-Request-Method": "GET"}
-    response = await get(app, "/orders", method="OPTIONS", headers=preflight)
-    assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == "https://app.test"
-    # A plain OPTIONS request is not a preflight, and the switch turns preflight handling off.
-    assert (await get(app, "/orders", method="OPTIONS")).status_code == 401
-    strict = app_for(SIGNER, allow_preflight=False)
-    assert (await get(strict, "/orders", method="OPTIONS", headers=preflight)).status_code == 401
 
 
 async def test_rejections_from_an_inner_middleware_still_get_cors_headers() -> None:

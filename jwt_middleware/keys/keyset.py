@@ -86,6 +86,10 @@ class KeySet:
             return found
         return self._without_kid.get(alg, ())
 
+    def has_kid(self, kid: str | None, alg: str) -> bool:
+        """Whether a key published under exactly this `kid` verifies `alg` (no fallback to keys without a kid)."""
+        return (kid, alg) in self._by_kid
+
     def __contains__(self, key: object) -> bool:
         return key in self._members
 
