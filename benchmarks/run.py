@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import importlib.metadata
+import json
 import math
 import os
 import platform
@@ -42,6 +44,8 @@ BARE, BARE_HEALTH, BARE_FASTAPI = "bare Starlette app", "bare Starlette app, /he
 EXEMPT, GARBAGE, EXPIRED = "ours, exempt /health", "ours, garbage token (401)", "ours, expired token (401)"
 FLOOR, OURS_REPEATED, OURS_FRESH = "floor: raw signature check", "ours, repeated token", "ours, fresh token"
 UNKNOWN_KID = "ours, unknown kid, remote keys (401)"
+HOSTILE, BAD_SIGNATURE = "ours, hostile unsigned payload (401)", "ours, bad signature, same size (401)"
+FLAT_CLAIMS = "ours, repeated token, flat claims"
 FLOOD_PATH, KID = "/flood.json", "bench-key-1"
 BHM_REPEATED, BHM_FRESH = "BaseHTTPMiddleware + jwt.decode, repeated", "BaseHTTPMiddleware + jwt.decode, fresh"
 PACKAGES = (
@@ -102,6 +106,16 @@ class Variant:
         return f"{self.algorithm} {self.label}".strip()
 
 
+HOSTILE_PAYLOAD = b"[" * 3000 + b"]" * 3000
+PLAIN_PAYLOAD = json.dumps({"iss": "https://issuer.example/", "note": "x" * 5960}).encode()
+
+
+def unsigned(payload: bytes) -> str:
+    """An RS256-shaped token over `payload` whose 256-byte signature is random: what an attacker can send."""
+    segments = (b'{"alg":"RS256","typ":"JWT"}', payload, secrets.token_bytes(256))
+    return ".".join(base64.urlsafe_b64encode(s).rstrip(b"=").decode() for s in segments)
+
+
 def _ours_available() -> bool:
     try:
         import jwt_middleware  # noqa: F401
@@ -130,6 +144,31 @@ def build_variants(signers: dict[str, Signer], pools: dict[str, list[str]], plan
             Variant(label=EXEMPT, app=_ours(rs256), feed=plain, base=BARE_HEALTH, path="/health"),
             Variant(label=GARBAGE, app=_ours(rs256), feed=Feed.repeated(garbage, plan), base=BARE, expect=401),
             Variant(label=EXPIRED, app=_ours(rs256), feed=Feed.repeated(expired, plan), base=BARE, expect=401),
+            # 6 KB of nested arrays under a made-up signature, next to a well-formed claim set of the same size:
+            # the signature is checked first, so the payload is never parsed (issue 8, finding 4).
+            Variant(
+                label=HOSTILE,
+                app=_ours(rs256),
+                feed=Feed.repeated(unsigned(HOSTILE_PAYLOAD), plan),
+                base=BARE,
+                expect=401,
+            ),
+            Variant(
+                label=BAD_SIGNATURE,
+                app=_ours(rs256),
+                feed=Feed.repeated(unsigned(PLAIN_PAYLOAD), plan),
+                base=BARE,
+                expect=401,
+            ),
+            # The repeated-token rows carry an object claim, so each request copies a nested claim tree; this row
+            # copies a flat one, and the difference is what isolating nested claims costs.
+            Variant(
+                label=FLAT_CLAIMS,
+                algorithm="RS256",
+                app=_ours(rs256),
+                feed=Feed.repeated(rs256.mint("flat", flat=True), plan),
+                base=BARE,
+            ),
         ]
     for algorithm, signer in signers.items():
         fresh = Feed.fresh([bearer_headers(t) for t in pools[algorithm]], plan)
@@ -316,6 +355,13 @@ def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budget
         Check("garbage token vs bare", ratio_to_bare(GARBAGE), budgets["rejected"]["max_ratio_to_bare"]),
         Check("expired RS256 token vs bare", ratio_to_bare(EXPIRED), budgets["rejected"]["max_ratio_to_bare"]),
     ]
+    checks.append(
+        Check(
+            "hostile unsigned payload vs a refused token of the same size",
+            by_key[HOSTILE].samples.median_us / by_key[BAD_SIGNATURE].samples.median_us,
+            budgets["rejected"]["max_hostile_ratio_to_same_size"],
+        )
+    )
     if UNKNOWN_KID in by_key:
         limit = budgets["unknown_kid"]["max_ratio_to_bare"]
         checks.append(Check("unknown-kid flood vs bare (remote keys)", ratio_to_bare(UNKNOWN_KID), limit))

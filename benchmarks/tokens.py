@@ -34,7 +34,8 @@ class Signer:
     # The floor: checks a signature that was already split off and base64url-decoded (DER for ECDSA).
     check_signature: Callable[[bytes, bytes], bool]
 
-    def mint(self, jti: str, *, expires_in: int = 86_400, kid: str | None = None) -> str:
+    def mint(self, jti: str, *, expires_in: int = 86_400, kid: str | None = None, flat: bool = False) -> str:
+        """A valid token; its `subject` object makes each request copy a nested claim set, unless `flat`."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -46,6 +47,8 @@ class Signer:
             "scope": "read write",
             "subject": {"id": "user-42"},  # fastapi-jwt requires this claim
         }
+        if flat:
+            del claims["subject"]
         headers = None if kid is None else {"kid": kid}
         return jwt.encode(claims, self.signing_key, algorithm=self.algorithm, headers=headers)
 

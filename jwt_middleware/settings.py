@@ -286,8 +286,9 @@ def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
     for name in names:
         # A name is quoted in the WWW-Authenticate challenge ("The token has no X claim."): keep that quoting intact.
         if any(c in name for c in '"\\') or not name.isprintable():
-            raise ConfigurationError(f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes "
-                                     "or control characters)")  # fmt: skip
+            raise ConfigurationError(
+                f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes or control characters)"
+            )
     return tuple(dict.fromkeys(names))
 
 

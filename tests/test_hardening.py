@@ -118,8 +118,9 @@ async def test_a_lowercase_options_method_is_not_special_either() -> None:
 
 def test_the_old_preflight_pass_through_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="allow_preflight") as refused:
-        JWTMiddleware(Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public,
-                      allow_preflight=True)  # fmt: skip
+        JWTMiddleware(
+            Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public, allow_preflight=True
+        )
     assert "CORSMiddleware" in str(refused.value)
 
 
@@ -375,8 +376,14 @@ async def test_the_error_handler_answers_websocket_handshakes_where_the_server_a
 @pytest.mark.parametrize("name", ['a"b', "a\\b", "a\nb", "a\x00b", "a\x7fb"])
 def test_required_claim_names_that_would_break_the_challenge_are_refused(name: str) -> None:
     with pytest.raises(ConfigurationError, match="required_claims"):
-        JWTMiddleware(Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public,
-                      required_claims=["exp", name])  # fmt: skip
+        JWTMiddleware(
+            Starlette(),
+            algorithms=["ES256"],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            key=SIGNER.public,
+            required_claims=["exp", name],
+        )
 
 
 # Finding 8: a bearer token sent in clear can be refused (RFC 6750 section 5.3).
@@ -438,8 +445,9 @@ async def test_require_tls_is_off_by_default_and_validated() -> None:
     protect(app)
     assert (await call(app, scope_for("http", "203.0.113.9", SIGNER.token())))[0] == 200
     with pytest.raises(ConfigurationError, match="require_tls"):
-        JWTMiddleware(Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public,
-                      require_tls="yes")  # type: ignore[arg-type]  # fmt: skip
+        JWTMiddleware(
+            Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public, require_tls="yes"
+        )  # type: ignore[arg-type]
 
 
 async def test_require_tls_also_covers_websockets_over_ws() -> None:
@@ -457,3 +465,51 @@ async def test_require_tls_also_covers_websockets_over_ws() -> None:
 
     await app(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "https_required"}]
+
+
+async def test_a_provider_without_keys_yet_does_not_claim_a_kid_and_unknown_issuers_are_refused() -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    providers = [
+        Provider(issuer=ISSUER, audience=AUDIENCE, key={"keys": [jwk_of(SIGNER, "ours")]}),
+        Provider(issuer="https://remote.test/", audience=AUDIENCE, jwks_url="https://remote.test/jwks.json"),
+    ]
+    app = Starlette(routes=[Route("/", lambda request: JSONResponse(request.state.claims))])
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(unreachable))
+    app.add_middleware(JWTMiddleware, algorithms=["ES256"], providers=providers, http_client=http_client)
+    async with client_for(app) as client, http_client:
+        ours = await client.get("/", headers=bearer(SIGNER.token(headers={"kid": "ours"})))
+        assert ours.json()["sub"] == "user-1"
+        stranger = await client.get("/", headers=bearer(SIGNER.token(iss="https://stranger.test/")))
+        assert stranger.json()["code"] == "issuer_invalid"
+
+
+async def test_a_non_string_iss_is_refused_when_the_issuer_is_not_checked() -> None:
+    app = Starlette(routes=[Route("/", ok)])
+    app.add_middleware(JWTMiddleware, algorithms=["ES256"], issuer=None, audience=AUDIENCE, key=SIGNER.public)
+    async with client_for(app) as client:
+        claims = {**SIGNER.claims(), "iss": 7}
+        response = await client.get("/", headers=bearer(SIGNER.sign_raw('{"alg":"ES256"}', json.dumps(claims))))
+    assert response.json()["code"] == "claim_invalid"
+
+
+async def test_require_tls_treats_a_client_named_by_hostname_as_remote() -> None:
+    app = Starlette(routes=[Route("/", ok)])
+    protect(app, require_tls=True)
+    assert (await call(app, scope_for("http", "testclient", SIGNER.token())))[0] == 400
+
+
+async def test_a_websocket_that_disconnects_before_the_handshake_gets_no_answer() -> None:
+    app = Starlette()
+    protect(app)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "websocket", "path": "/ws", "headers": [], "root_path": ""}, receive, send)
+    assert sent == []
