@@ -114,28 +114,41 @@ class Verified:
     key: PreparedKey
     valid_from: float
     valid_until: float
-    nested: bool  # whether any claim is an object or array, so that a request's copy must go deeper
+    # The claims whose values are arrays or objects, found once per verdict: those holding only strings, numbers,
+    # booleans and nulls (`flat`), and the rest (`deep`), so that each request copies no more than it must.
+    flat_containers: tuple[str, ...]
+    deep_containers: tuple[str, ...]
 
     def claims_for_request(self) -> Claims:
         """A copy of the claims that no other request shares, at any depth: handlers may change it freely.
 
-        Most claim sets are flat (strings and numbers), and `dict.copy()` isolates those; a set with an object or
-        array claim is copied as a JSON tree, which is ~3x cheaper than `copy.deepcopy` (see benchmarks/README.md).
+        `dict.copy()` isolates strings and numbers; arrays and objects are copied too, as JSON trees. Measured
+        on a claim set with an object and an array claim: 0.4 us (0.2 us when flat), against 1.8 us to copy the
+        whole tree, 3.4 us to decode the payload again and 7.4 us for `copy.deepcopy` (Python 3.11).
         """
-        return _copy_json_tree(self.claims) if self.nested else self.claims.copy()
+        claims = self.claims.copy()
+        for name in self.flat_containers:
+            claims[name] = claims[name].copy()
+        for name in self.deep_containers:
+            claims[name] = _copy_json_tree(claims[name])
+        return claims
 
 
-def _copy_json_tree(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {name: _copy_json_tree(item) for name, item in value.items()}
-    if kind is list:
-        return [_copy_json_tree(item) for item in value]
-    return value  # str, int, float, bool, None: immutable
+def _copy_json_tree(value: dict[str, Any] | list[Any]) -> Any:
+    if type(value) is dict:
+        return {k: _copy_json_tree(v) if type(v) is dict or type(v) is list else v for k, v in value.items()}
+    return [_copy_json_tree(v) if type(v) is dict or type(v) is list else v for v in value]
 
 
-def _nests(claims: Claims) -> bool:
-    return any(type(value) is dict or type(value) is list for value in claims.values())
+def _containers(claims: Claims) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the claims that are arrays or objects: (those holding only scalars, the others)."""
+    flat: list[str] = []
+    deep: list[str] = []
+    for name, value in claims.items():
+        if type(value) is dict or type(value) is list:
+            items = value.values() if type(value) is dict else value
+            (deep if any(type(v) is dict or type(v) is list for v in items) else flat).append(name)
+    return tuple(flat), tuple(deep)
 
 
 def invalid(code: str, description: str) -> InvalidToken:
@@ -422,7 +435,7 @@ class Verifier:
             self._check_issuer(claims, issuer)
         valid_from, valid_until = self._check_claims(claims, issuer, now)
         credentials = ("authenticated", *scopes_of(claims))
-        return Verified(claims, credentials, issuer, key, valid_from, valid_until, _nests(claims))
+        return Verified(claims, credentials, issuer, key, valid_from, valid_until, *_containers(claims))
 
     def _issuer_by_key(self, header: Header) -> Issuer | None:
         """The provider whose keys must have signed this token, when that is known without reading its claims."""
