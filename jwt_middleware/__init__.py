@@ -8,12 +8,17 @@
 from .errors import (
     AuthError,
     ConfigurationError,
+    ErrorCode,
+    FetchError,
     InvalidRequest,
     InvalidToken,
     JWTMiddlewareError,
+    KeyNotFound,
     KeysUnavailable,
     MissingToken,
+    StartupError,
 )
+from .keys.fetch import JWKSOptions
 from .middleware import JWTMiddleware
 from .settings import Provider
 from .user import JWTUser
@@ -23,13 +28,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthError",
     "ConfigurationError",
+    "ErrorCode",
+    "FetchError",
     "InvalidRequest",
     "InvalidToken",
+    "JWKSOptions",
     "JWTMiddleware",
     "JWTMiddlewareError",
     "JWTUser",
+    "KeyNotFound",
     "KeysUnavailable",
     "MissingToken",
     "Provider",
+    "StartupError",
     "__version__",
 ]

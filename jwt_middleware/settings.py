@@ -1,41 +1,48 @@
 """The validated, frozen configuration built from `JWTMiddleware`'s keyword arguments.
 
-Every check that can be made before the first request is made here, and a mistake raises `ConfigurationError`
-with a message that names the argument to change. Checks that are turned off are logged once as a warning.
+The keywords and their defaults are written once, in `JWTMiddleware.__init__`'s signature (the remote-key ones
+in `JWKSOptions`); `Settings.build` checks each before the first request, and a mistake raises
+`ConfigurationError` with a message that names the argument to change. Checks that are turned off are logged
+once as a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
 from .keys.algorithms import SUPPORTED
 from .keys.discovery import discovery_url
-from .keys.jwks import MAX_INTERVAL, RemoteOptions, url_problem
+from .keys.fetch import MAX_INTERVAL, JWKSOptions, url_problem
 
-__all__ = ["REQUIRED", "Provider", "RemoteOptions", "Settings"]
+__all__ = ["REQUIRED", "JWKSOptions", "Provider", "Required", "Settings"]
 
 logger = logging.getLogger("jwt_middleware")
 
-DEFAULT_LEEWAY = 30.0
 MAX_LEEWAY = 300.0
-DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
 # Remote keys: the lower bounds let tests run in milliseconds; the defaults are what production wants.
 _MIN_REMOTE_SECONDS = 0.05
 _MAX_STALE = 30 * 24 * 3600.0
 _MAX_TIMEOUT = 60.0
 
 
-class _Required:
+class Required(enum.Enum):
+    """The type of `REQUIRED`: an enum member, so type checkers can tell it from every real value."""
+
+    REQUIRED = "REQUIRED"
+
     def __repr__(self) -> str:
         return "REQUIRED"
 
 
 # The default of `issuer` and `audience`: leaving them out is an error, passing None is an explicit opt-out.
-REQUIRED: object = _Required()
+REQUIRED: Final = Required.REQUIRED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,11 +56,22 @@ class Provider:
     JWKS that the issuer's OIDC discovery document names) says where the keys are.
     """
 
-    issuer: str | None
-    audience: str | Sequence[str] | None
+    issuer: str | Literal[Required.REQUIRED] | None = REQUIRED
+    audience: str | Sequence[str] | Literal[Required.REQUIRED] | None = REQUIRED
     key: object = None
     jwks_url: str | None = None
     discovery: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSettings:
+    """A `Provider` once checked: `issuer`/`audiences` None means "not checked" (an explicit, warned opt-out)."""
+
+    issuer: str | None
+    audiences: frozenset[str] | None
+    key: object
+    jwks_url: str | None
+    discovery: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,59 +79,47 @@ class Settings:
     """Everything the middleware checks, validated once; read-only after construction."""
 
     algorithms: frozenset[str]
-    providers: tuple[Provider, ...]
-    exempt: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    leeway: float = DEFAULT_LEEWAY
-    required_claims: tuple[str, ...] = ("exp",)
-    max_age: float | None = None
-    typ: str | None = None
-    realm: str = "api"
-    require_tls: bool = False
-    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
-    cache_size: int = 4096
-    remote: RemoteOptions = field(default_factory=RemoteOptions)
+    providers: tuple[ProviderSettings, ...]
+    exempt: tuple[str, ...]
+    optional: tuple[str, ...]
+    leeway: float
+    required_claims: tuple[str, ...]
+    max_age: float | None
+    typ: str | None
+    realm: str
+    require_tls: bool
+    max_token_bytes: int
+    cache_size: int
+    jwks: JWKSOptions
 
     @classmethod
     def build(
         cls,
         *,
         algorithms: Sequence[str] | None,
-        issuer: object,
-        audience: object,
+        issuer: str | Literal[Required.REQUIRED] | None,
+        audience: str | Sequence[str] | Literal[Required.REQUIRED] | None,
         key: object,
         jwks_url: str | None,
+        oidc_discovery: bool,
         providers: Sequence[Provider] | None,
+        exempt: Sequence[str],
+        optional: Sequence[str],
         leeway: float,
-        oidc_discovery: bool = False,
-        jwks_cooldown: float = 30.0,
-        jwks_refresh_interval: float = 300.0,
-        jwks_max_stale: float = 24 * 3600.0,
-        jwks_timeout: float = 5.0,
-        jwks_required_at_startup: bool = False,
-        allow_insecure_http: bool = False,
         required_claims: Sequence[str],
         max_age: float | None,
         typ: str | None,
         realm: str,
-        exempt: Sequence[str],
-        optional: Sequence[str],
         allow_preflight: bool,
         require_tls: bool,
         max_token_bytes: int,
         cache_size: int,
+        jwks: JWKSOptions | None,
+        jwks_keywords: dict[str, Any],
     ) -> Settings:
+        """`jwks_keywords` holds the `jwks_*` (and `allow_insecure_http`) keywords that were given, by field."""
         _refuse_preflight_pass_through(allow_preflight)
-        remote = RemoteOptions(
-            cooldown=_interval("jwks_cooldown", jwks_cooldown, lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
-            refresh_interval=_interval(
-                "jwks_refresh_interval", jwks_refresh_interval, lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL
-            ),
-            max_stale=_interval("jwks_max_stale", jwks_max_stale, lower=0.0, upper=_MAX_STALE),
-            timeout=_interval("jwks_timeout", jwks_timeout, lower=_MIN_REMOTE_SECONDS, upper=_MAX_TIMEOUT),
-            required_at_startup=_flag("jwks_required_at_startup", jwks_required_at_startup),
-            allow_insecure_http=_flag("allow_insecure_http", allow_insecure_http),
-        )
+        remote = _jwks_options(jwks, jwks_keywords)
         settings = cls(
             algorithms=_algorithms(algorithms),
             providers=_providers(
@@ -129,7 +135,7 @@ class Settings:
             require_tls=_flag("require_tls", require_tls),
             max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
             cache_size=_positive_int("cache_size", cache_size, lower=0),
-            remote=remote,
+            jwks=remote,
         )
         settings._warn_about_disabled_checks()
         return settings
@@ -137,11 +143,34 @@ class Settings:
     def _warn_about_disabled_checks(self) -> None:
         for provider in self.providers:
             if provider.issuer is None:
-                logger.warning("jwt_middleware: issuer=None, so the iss claim is not checked (RFC 8725 section 3.8)")
-            if provider.audience is None:
-                logger.warning("jwt_middleware: audience=None, so the aud claim is not checked (RFC 8725 section 3.9)")
+                logger.warning("issuer=None, so the iss claim is not checked (RFC 8725 section 3.8)")
+            if provider.audiences is None:
+                logger.warning("audience=None, so the aud claim is not checked (RFC 8725 section 3.9)")
         if "exp" not in self.required_claims:
-            logger.warning("jwt_middleware: required_claims has no 'exp', so tokens without expiry are accepted")
+            logger.warning("required_claims has no 'exp', so tokens without expiry are accepted")
+
+
+def _jwks_options(jwks: JWKSOptions | None, given: dict[str, Any]) -> JWKSOptions:
+    if jwks is not None and not isinstance(jwks, JWKSOptions):
+        raise ConfigurationError(f"jwks must be a JWKSOptions(...), got {jwks!r}")
+    options = dataclasses.replace(jwks or JWKSOptions(), **given)  # a keyword of its own wins over the object
+
+    def name(field: str) -> str:  # the spelling the user wrote
+        if field in given:
+            return "allow_insecure_http" if field == "allow_insecure_http" else f"jwks_{field}"
+        return f"jwks.{field}"
+
+    def interval(field: str, *, lower: float, upper: float) -> float:
+        return _interval(name(field), getattr(options, field), lower=lower, upper=upper)
+
+    return JWKSOptions(
+        cooldown=interval("cooldown", lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
+        refresh_interval=interval("refresh_interval", lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
+        max_stale=interval("max_stale", lower=0.0, upper=_MAX_STALE),
+        timeout=interval("timeout", lower=_MIN_REMOTE_SECONDS, upper=_MAX_TIMEOUT),
+        required_at_startup=_flag(name("required_at_startup"), options.required_at_startup),
+        allow_insecure_http=_flag(name("allow_insecure_http"), options.allow_insecure_http),
+    )
 
 
 def _algorithms(algorithms: Sequence[str] | None) -> frozenset[str]:
@@ -160,14 +189,14 @@ def _algorithms(algorithms: Sequence[str] | None) -> frozenset[str]:
 
 
 def _providers(
-    issuer: object,
-    audience: object,
+    issuer: str | Literal[Required.REQUIRED] | None,
+    audience: str | Sequence[str] | Literal[Required.REQUIRED] | None,
     key: object,
     jwks_url: str | None,
     discovery: bool,
     providers: Sequence[Provider] | None,
-    remote: RemoteOptions,
-) -> tuple[Provider, ...]:
+    remote: JWKSOptions,
+) -> tuple[ProviderSettings, ...]:
     single_form = (
         key is not None or jwks_url is not None or discovery or issuer is not REQUIRED or audience is not REQUIRED
     )
@@ -186,11 +215,11 @@ def _providers(
         if len(set(issuers)) != len(issuers):
             raise ConfigurationError("providers must have distinct issuers")
         return checked
-    single = Provider(issuer=issuer, audience=audience, key=key, jwks_url=jwks_url, discovery=discovery)  # type: ignore[arg-type]
+    single = Provider(issuer=issuer, audience=audience, key=key, jwks_url=jwks_url, discovery=discovery)
     return (_provider(single, "", remote),)
 
 
-def _provider(provider: Provider, prefix: str, remote: RemoteOptions) -> Provider:
+def _provider(provider: Provider, prefix: str, remote: JWKSOptions) -> ProviderSettings:
     if not isinstance(provider, Provider):
         raise ConfigurationError(f"{prefix.rstrip('.')} must be a Provider(...)")
     issuer, audience = provider.issuer, provider.audience
@@ -220,19 +249,21 @@ def _provider(provider: Provider, prefix: str, remote: RemoteOptions) -> Provide
         if issuer is None:
             raise ConfigurationError(f"{discovery_name}=True needs {prefix}issuer: discovery starts from it")
         _check_url(f"{prefix}issuer (with {discovery_name}=True)", discovery_url(issuer), remote)
-    return Provider(
-        issuer=issuer, audience=audience, key=provider.key, jwks_url=provider.jwks_url, discovery=provider.discovery
+    return ProviderSettings(
+        issuer=issuer,
+        audiences=None if audience is None else frozenset(audience),
+        key=provider.key,
+        jwks_url=provider.jwks_url,
+        discovery=provider.discovery,
     )
 
 
-def _check_url(name: str, url: str, remote: RemoteOptions) -> None:
+def _check_url(name: str, url: str, remote: JWKSOptions) -> None:
     problem = url_problem(url, allow_insecure_http=remote.allow_insecure_http)
     if problem is not None:
         raise ConfigurationError(f"{name} {problem}, got {url!r}")
     if url.startswith("http:") and url_problem(url, allow_insecure_http=False) is not None:
-        logger.warning(
-            "jwt_middleware: %s uses plain http (allow_insecure_http=True): keys can be swapped in transit", name
-        )
+        logger.warning("%s uses plain http (allow_insecure_http=True): keys can be swapped in transit", name)
 
 
 def _patterns(name: str, patterns: Sequence[str]) -> tuple[str, ...]:
@@ -293,17 +324,9 @@ def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _typ(typ: str | None) -> str | None:
-    if typ is None:
-        return None
-    if not isinstance(typ, str) or not typ:
+    if typ is not None and (not isinstance(typ, str) or not typ):
         raise ConfigurationError("typ must be a media type such as 'at+jwt' (RFC 9068), or None")
-    return normalise_typ(typ)
-
-
-def normalise_typ(typ: str) -> str:
-    """RFC 7515 section 4.1.9: compare case-insensitively, with an optional 'application/' prefix."""
-    typ = typ.lower()
-    return typ[len("application/") :] if typ.startswith("application/") else typ
+    return typ
 
 
 def _realm(realm: str) -> str:

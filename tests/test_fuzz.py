@@ -45,7 +45,7 @@ VERIFIERS = {
         key=signer_for(alg).public,
         leeway=LEEWAY,
         cache_size=0,
-    )._verifier
+    ).verifier
     for alg in ALGORITHMS
 }
 

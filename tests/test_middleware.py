@@ -226,7 +226,7 @@ async def test_cached_tokens_still_expire() -> None:
     while not isinstance(layer, JWTMiddleware):
         layer = layer.app
     with pytest.raises(AuthError, match="expired"):
-        await layer._verifier.verify(token, now=2_000_000_001)
+        await layer.verifier.verify(token, now=2_000_000_001)
 
 
 async def test_other_scope_types_pass_through() -> None:

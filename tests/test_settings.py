@@ -97,12 +97,12 @@ def test_several_providers_need_distinct_issuers() -> None:
         (b"short", ["HS256"], "the HMAC secret is 5 bytes; HS256 needs at least 32"),
         ("x" * 40, ["HS512"], "HS512 needs at least 64"),
         (b"x" * 64, ["RS256"], "an HMAC secret only verifies HS256/HS384/HS512"),
-        ('{"kty":"oct","k":"abc"}', ["HS256"], "key looks like JSON"),
-        (RSA.private, ["RS256"], "key is a private key"),
+        ('{"kty":"oct","k":"abc"}', ["HS256"], "key: it looks like JSON"),
+        (RSA.private, ["RS256"], "key: it is a private key"),
         (b"-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----", ["RS256"], "PEM private key"),
         (b"-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----", ["RS256"], "not a valid public key"),
         (RSA.public, ["ES256"], "fits none of algorithms"),
-        (12345, ["RS256"], "key of type int is not supported"),
+        (12345, ["RS256"], "key: a value of type int is not supported"),
         ([], ["RS256"], "key must not be empty"),
         (rsa.generate_private_key(65537, 1024).public_key(), ["RS256"], "1024 bits is too small"),  # noqa: S505
         ({"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}, ["RS256"], "\"use\" is 'enc'"),
@@ -116,5 +116,5 @@ def test_unusable_keys_are_refused(key: Any, algorithms: list[str], message: str
 def test_str_secret_of_sufficient_length_is_accepted() -> None:
     middleware = build(key="k" * 32, algorithms=["HS256", "HS512"])
     # A 32-byte secret is long enough for HS256 only, so HS512 is simply not bound to it.
-    keys = middleware._sources[0].current()
+    keys = middleware.key_sources[0].current()
     assert [k.alg for k in keys.keys] == ["HS256"]

@@ -1,19 +1,31 @@
 """Where verification keys come from: `static` (given in code), `jwks` (fetched and refreshed), `discovery` (OIDC).
 
+    keyset.py    KeySet: an immutable snapshot of prepared keys, indexed for the request path
+    loading.py   the one policy that turns key material (a secret, PEM, JWK, JWKS) into prepared keys
+    algorithms.py  each JWS algorithm bound to the one key type it may use, and its signature check
+    fetch.py     fetching a remote JSON document safely, and JWKSOptions
+    static.py / jwks.py / discovery.py   the key sources
+
 Every source hands the verifier an immutable `KeySet` snapshot; the verifier never does I/O itself, except to
-ask a source for the one rate-limited refresh an unknown `kid` allows.
+ask a source for the one rate-limited refresh an unknown `kid` allows. `key_source()` builds the right one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
+import httpx
 from anyio.abc import TaskGroup
 
-from .keyset import KeySet, PreparedKey, keys_from_jwks, keys_from_material
+from .discovery import Discovery
+from .fetch import JWKSOptions
+from .jwks import JWKSKeys
+from .keyset import KeySet, PreparedKey
+from .loading import keys_from_jwks, keys_from_material
+from .static import StaticKeys
 
-__all__ = ["KeySet", "KeySource", "PreparedKey", "keys_from_jwks", "keys_from_material"]
+__all__ = ["JWKSOptions", "KeySet", "KeySource", "PreparedKey", "key_source", "keys_from_jwks", "keys_from_material"]
 
 
 class KeySource(Protocol):
@@ -39,6 +51,33 @@ class KeySource(Protocol):
         """Fetch the first keys and start refreshing them in `task_group`; called from the ASGI lifespan."""
         ...
 
+    def refresh_due(self) -> bool:
+        """Whether a request must call `refresh_if_due()`: only when no lifespan started the source."""
+        ...
+
+    async def refresh_if_due(self) -> None:
+        """Without a lifespan: fetch if the keys are missing or due (see `jwks.JWKSKeys`)."""
+        ...
+
     async def aclose(self) -> None:
         """Stop refreshing and release connections."""
         ...
+
+
+def key_source(
+    *,
+    key: object,
+    jwks_url: str | None,
+    discovery_issuer: str | None,
+    algorithms: Collection[str],
+    options: JWKSOptions,
+    http_client: httpx.AsyncClient | None,
+) -> KeySource:
+    """The source for one provider: exactly one of `key`, `jwks_url` and `discovery_issuer` is set (settings
+    checked it)."""
+    if key is not None:
+        return StaticKeys(key, algorithms)
+    discovery = None
+    if discovery_issuer is not None:
+        discovery = Discovery(discovery_issuer, allow_insecure_http=options.allow_insecure_http)
+    return JWKSKeys(jwks_url, algorithms=algorithms, options=options, discovery=discovery, http_client=http_client)

@@ -14,7 +14,8 @@ import time
 
 import httpx
 
-from .jwks import FetchError, RemoteOptions, fetch_json, redact, refresh_interval, url_problem
+from ..errors import FetchError
+from .fetch import JWKSOptions, fetch_json, redact, refresh_interval, url_problem
 
 __all__ = ["Discovery", "discovery_url"]
 
@@ -40,7 +41,7 @@ class Discovery:
         self._jwks_uri: str | None = None
         self._due = -math.inf
 
-    async def jwks_uri(self, client: httpx.AsyncClient, options: RemoteOptions) -> str:
+    async def jwks_uri(self, client: httpx.AsyncClient, options: JWKSOptions) -> str:
         """The JWKS URL to fetch now: from a fresh document if one is due, else the last one accepted."""
         if self._jwks_uri is not None and time.monotonic() < self._due:
             return self._jwks_uri
@@ -51,14 +52,14 @@ class Discovery:
             if self._jwks_uri is None:
                 raise FetchError(f"OIDC discovery at {redact(self.url)} failed: {exc}") from exc
             logger.warning(
-                "jwt_middleware: OIDC discovery at %s failed: %s; keeping jwks_uri %s",
+                "OIDC discovery at %s failed: %s; keeping jwks_uri %s",
                 redact(self.url),
                 exc,
                 redact(self._jwks_uri),
             )
             return self._jwks_uri
         if jwks_uri != self._jwks_uri:
-            logger.info("jwt_middleware: OIDC discovery at %s names jwks_uri %s", redact(self.url), redact(jwks_uri))
+            logger.info("OIDC discovery at %s names jwks_uri %s", redact(self.url), redact(jwks_uri))
         self._jwks_uri = jwks_uri
         self._due = time.monotonic() + refresh_interval(fetched.max_age, options)
         return jwks_uri
@@ -71,7 +72,7 @@ class Discovery:
             # Section 4.3: a document for another issuer could point at keys that issuer controls.
             shown = repr(issuer[:200]) if isinstance(issuer, str) else "no string"
             logger.error(
-                "jwt_middleware: OIDC discovery at %s names issuer %s, not the configured %r; refused",
+                "OIDC discovery at %s names issuer %s, not the configured %r; refused",
                 redact(self.url),
                 shown,
                 self.issuer,

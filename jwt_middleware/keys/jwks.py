@@ -23,173 +23,28 @@ the first keys ever arrive, requests get 503 with `Retry-After`.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from anyio.abc import TaskGroup, TaskStatus
 
-from ..errors import JWTMiddlewareError, KeysUnavailable
-from .keyset import KeySet, describe, keys_from_jwks
+from ..errors import ConfigurationError, FetchError, KeysUnavailable, StartupError
+from .discovery import Discovery
+from .fetch import Fetched, JWKSOptions, fetch_json, new_client, redact, refresh_interval
+from .keyset import KeySet, describe
+from .loading import keys_from_jwks
 
-if TYPE_CHECKING:
-    from .discovery import Discovery
-
-__all__ = [
-    "MAX_BODY_BYTES",
-    "FetchError",
-    "Fetched",
-    "JWKSKeys",
-    "RemoteOptions",
-    "fetch_json",
-    "redact",
-    "refresh_interval",
-    "url_problem",
-]
+__all__ = ["MAX_JWKS_KEYS", "JWKSKeys"]
 
 logger = logging.getLogger("jwt_middleware")
 
-MAX_BODY_BYTES = 1024 * 1024  # a JWKS of a few dozen keys is a few KiB; anything near this is not one
 MAX_JWKS_KEYS = 100  # parsing is CPU work on the event loop; real sets hold a handful of keys
-MIN_INTERVAL = 60.0  # the floor for an interval taken from Cache-Control (lower only if refresh_interval is)
-MAX_INTERVAL = 24 * 3600.0
-_MAX_AGE = re.compile(r'(?:^|,)\s*max-age\s*=\s*"?(\d{1,10})"?\s*(?:,|$)', re.IGNORECASE)
-_HEADERS = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "identity"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoteOptions:
-    """How remote keys (`jwks_url`, OIDC discovery) are fetched and kept; shared by every provider.
-
-    >>> RemoteOptions(cooldown=30.0, refresh_interval=300.0, max_stale=86400.0)
-    """
-
-    cooldown: float = 30.0
-    refresh_interval: float = 300.0
-    max_stale: float = 24 * 3600.0
-    timeout: float = 5.0
-    required_at_startup: bool = False
-    allow_insecure_http: bool = False
-
-    @property
-    def shortest_interval(self) -> float:
-        """The floor for Cache-Control intervals, and the cap of the retry backoff."""
-        return min(MIN_INTERVAL, self.refresh_interval)
-
-
-class FetchError(JWTMiddlewareError):
-    """A fetch that brought nothing usable; the message is our own words, safe to log."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A JSON document as fetched: the parsed value, a digest of its bytes, and its `max-age` if it had one."""
-
-    document: Any
-    digest: bytes
-    max_age: float | None
-
-
-def url_problem(url: object, *, allow_insecure_http: bool) -> str | None:
-    """Why `url` may not be fetched from, or None: https only, plain http for loopback hosts or when allowed."""
-    if not isinstance(url, str) or not url:
-        return "must be a URL string"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        return "is not a valid URL"
-    if not host:
-        return "must be an absolute URL with a host"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme != "http":
-        return "must be an https:// URL"
-    if allow_insecure_http or _is_loopback(host):
-        return None
-    return "uses plain http to a host that is not loopback; use https://, or pass allow_insecure_http=True"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def redact(url: str) -> str:
-    """The URL for a log line: without its query string, which could hold a secret."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def refresh_interval(max_age: float | None, options: RemoteOptions) -> float:
-    """How long a fetched document is good for: its `max-age` clamped to sane bounds, else the configured default."""
-    if max_age is None:
-        return options.refresh_interval
-    return min(max(max_age, options.shortest_interval), MAX_INTERVAL)
-
-
-def _max_age(cache_control: str | None) -> float | None:
-    if cache_control is None:
-        return None
-    match = _MAX_AGE.search(cache_control)
-    return None if match is None else float(match.group(1))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("NaN and Infinity are not JSON")
-
-
-async def fetch_json(client: httpx.AsyncClient, url: str, options: RemoteOptions) -> Fetched:
-    """GET a JSON document: 200 only, no redirects, within `options.timeout` seconds and `MAX_BODY_BYTES` in all."""
-    timeout = options.timeout
-    try:
-        with anyio.fail_after(timeout):
-            async with client.stream("GET", url, headers=_HEADERS, timeout=timeout, follow_redirects=False) as response:
-                if response.status_code != 200:
-                    if response.is_redirect:
-                        raise FetchError(f"HTTP {response.status_code}: redirects are not followed")
-                    raise FetchError(f"HTTP {response.status_code}")
-                if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
-                    raise FetchError("the response is compressed although identity was asked for")
-                length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > MAX_BODY_BYTES:
-                    raise FetchError(f"the response is larger than {MAX_BODY_BYTES} bytes")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():  # identity-encoded, as checked above
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise FetchError(f"the response is larger than {MAX_BODY_BYTES} bytes")
-                max_age = _max_age(response.headers.get("cache-control"))
-    except TimeoutError as exc:
-        raise FetchError(f"no complete answer within {timeout:g} s") from exc
-    except httpx.TimeoutException as exc:
-        raise FetchError(f"no complete answer within {timeout:g} s") from exc
-    except httpx.HTTPError as exc:
-        raise FetchError(f"the request failed ({type(exc).__name__})") from exc
-    try:
-        document = json.loads(bytes(body), parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise FetchError("the response is not JSON") from exc
-    return Fetched(document=document, digest=hashlib.sha256(body).digest(), max_age=max_age)
 
 
 class JWKSKeys:
@@ -203,18 +58,18 @@ class JWKSKeys:
         url: str | None,
         *,
         algorithms: Collection[str],
-        options: RemoteOptions | None = None,
+        options: JWKSOptions | None = None,
         discovery: Discovery | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if (url is None) == (discovery is None):
-            raise ValueError("JWKSKeys needs exactly one of url and discovery")
+            raise ConfigurationError("JWKSKeys needs exactly one of url and discovery")
         self._url = url or ""
         self._discovery = discovery
         # Where the keys come from, for log lines.
         self.where = f"the jwks_uri of {redact(discovery.url)}" if discovery is not None else redact(self._url)
         self._algorithms = frozenset(algorithms)
-        self._options = options = options or RemoteOptions()
+        self._options = options = options or JWKSOptions()
         self._http_client = http_client  # the caller's: used, never closed
         self._client: httpx.AsyncClient | None = None  # ours, while a lifespan runs
         self._retry_after = min(30, max(1, math.ceil(options.shortest_interval)))
@@ -271,11 +126,11 @@ class JWKSKeys:
         if self._running:
             return
         if self._http_client is None and self._client is None:
-            self._client = _new_client(self._options.timeout)
+            self._client = new_client(self._options.timeout)
         await self._refresh(shield=False)
         if self._keys is None and self._options.required_at_startup:
             await self.aclose()
-            raise JWTMiddlewareError(
+            raise StartupError(
                 f"jwks_required_at_startup=True and no usable keys came from {self.where}: {self._last_problem}"
             )
         await task_group.start(self._refresh_loop)
@@ -346,7 +201,7 @@ class JWKSKeys:
             yield client
             return
         # Without a lifespan nothing could close a long-lived client, so each fetch has its own.
-        async with _new_client(self._options.timeout) as client:
+        async with new_client(self._options.timeout) as client:
             yield client
 
     def _parse(self, document: object) -> KeySet:
@@ -357,7 +212,7 @@ class JWKSKeys:
         for problem in problems:
             # A published private key is an incident at the identity provider, not a detail.
             level = logging.ERROR if "private key" in problem else logging.WARNING
-            logger.log(level, "jwt_middleware: %s: left out %s", self.where, problem)
+            logger.log(level, "%s: left out %s", self.where, problem)
         if not keys:
             raise FetchError("the JWKS holds no usable key for the configured algorithms")
         return KeySet(keys).carry_over(self._keys)
@@ -368,11 +223,11 @@ class JWKSKeys:
         if keys is not None:
             self._keys = keys
             self._digest = fetched.digest
-            logger.info("jwt_middleware: %s: using %d keys %s", self.where, len(keys), describe(keys))
+            logger.info("%s: using %d keys %s", self.where, len(keys), describe(keys))
             for listener in self._listeners:
                 listener(keys)
         elif self._failures:
-            logger.info("jwt_middleware: %s answers again; the keys are unchanged", self.where)
+            logger.info("%s answers again; the keys are unchanged", self.where)
         self._failures = 0
         self._last_problem = ""
         self._expires = now + interval
@@ -387,7 +242,7 @@ class JWKSKeys:
         self._next_attempt = now + delay
         if self._keys is None:
             logger.warning(
-                "jwt_middleware: no keys from %s: %s; requests get 503 until keys arrive (retry in %.1f s)",
+                "no keys from %s: %s; requests get 503 until keys arrive (retry in %.1f s)",
                 self.where,
                 problem,
                 delay,
@@ -396,15 +251,14 @@ class JWKSKeys:
         stale = now - self._expires
         if stale <= 0:
             logger.warning(
-                "jwt_middleware: could not refresh keys from %s: %s; the current keys are still fresh "
-                "(retry in %.1f s)",
+                "could not refresh keys from %s: %s; the current keys are still fresh (retry in %.1f s)",
                 self.where,
                 problem,
                 delay,
             )
         elif stale <= self._options.max_stale:
             logger.warning(
-                "jwt_middleware: could not refresh keys from %s: %s; serving keys %.1f s stale, until "
+                "could not refresh keys from %s: %s; serving keys %.1f s stale, until "
                 "jwks_max_stale=%g s (retry in %.1f s)",
                 self.where,
                 problem,
@@ -414,7 +268,7 @@ class JWKSKeys:
             )
         else:
             logger.error(
-                "jwt_middleware: could not refresh keys from %s: %s; the last keys are %.1f s stale, past "
+                "could not refresh keys from %s: %s; the last keys are %.1f s stale, past "
                 "jwks_max_stale=%g s, so requests get 503 (retry in %.1f s)",
                 self.where,
                 problem,
@@ -422,12 +276,3 @@ class JWKSKeys:
                 self._options.max_stale,
                 delay,
             )
-
-
-def _new_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=timeout,
-        follow_redirects=False,
-        headers={"User-Agent": "jwt_middleware"},
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-    )

@@ -6,7 +6,8 @@ from collections.abc import Callable, Collection
 
 from anyio.abc import TaskGroup
 
-from .keyset import KeySet, keys_from_material
+from .keyset import KeySet
+from .loading import keys_from_material
 
 __all__ = ["StaticKeys"]
 
@@ -30,6 +31,12 @@ class StaticKeys:
         return None  # these keys never change
 
     async def start(self, task_group: TaskGroup) -> None:
+        return None
+
+    def refresh_due(self) -> bool:
+        return False
+
+    async def refresh_if_due(self) -> None:
         return None
 
     async def aclose(self) -> None:

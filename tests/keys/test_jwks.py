@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
-from jwt_middleware.keys.jwks import MAX_BODY_BYTES, JWKSKeys, RemoteOptions, _max_age, refresh_interval, url_problem
+from jwt_middleware.keys.fetch import MAX_BODY_BYTES, JWKSOptions, _max_age, refresh_interval, url_problem
+from jwt_middleware.keys.jwks import JWKSKeys
 
 from ..conftest import AUDIENCE, ISSUER, Signer, bearer, client_for, make_app, whoami
 from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status, status_becomes
@@ -93,12 +94,12 @@ async def test_a_rotation_drops_the_retired_keys_verdicts_from_the_cache(
         async with LifespanManager(middleware) as manager, client_for(manager.app) as client:
             assert await status(client, k1.token(jti="a")) == 200
             assert await status(client, k2.token(jti="b")) == 200
-            cached_kids = {v.key.kid for v in middleware._verifier._cache.values()}
+            cached_kids = {v.key.kid for v in middleware.verifier.cache.verdicts()}
             assert cached_kids == {"k1", "k2"}
             server.jwks = {"keys": [jwk_of(k2)]}
             await hits_reach(server, server.hits["/jwks.json"] + 2)
             # Dropped when the new set was installed, not merely skipped when next seen.
-            assert {v.key.kid for v in middleware._verifier._cache.values()} == {"k2"}
+            assert {v.key.kid for v in middleware.verifier.cache.verdicts()} == {"k2"}
 
 
 async def test_an_unknown_kid_fetches_the_new_set_once(server: JWKSServer, k1: Signer, k2: Signer) -> None:
@@ -304,7 +305,7 @@ def test_max_age_is_read_from_cache_control(header: str | None, expected: float 
     ("max_age", "expected"), [(None, 300.0), (5.0, 60.0), (120.0, 120.0), (10**9, 86400.0), (0.0, 60.0)]
 )
 def test_intervals_are_clamped_to_sane_bounds(max_age: float | None, expected: float) -> None:
-    assert refresh_interval(max_age, RemoteOptions()) == expected
+    assert refresh_interval(max_age, JWKSOptions()) == expected
 
 
 @pytest.mark.parametrize(
@@ -508,7 +509,7 @@ async def test_a_source_starts_once_and_closes_idempotently(k1: Signer) -> None:
             source = JWKSKeys(
                 "https://idp.test/jwks.json",
                 algorithms=["ES256"],
-                options=RemoteOptions(refresh_interval=0.1),
+                options=JWKSOptions(refresh_interval=0.1),
                 http_client=http_client,
             )
             async with anyio.create_task_group() as task_group:

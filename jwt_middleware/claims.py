@@ -1,0 +1,120 @@
+"""The JWT claims set (RFC 7519 section 4.1): issuer, audience, times, required claims and granted scopes.
+
+    policy = ClaimsPolicy(leeway=30, max_age=None, required=("exp",))
+    policy.check_issuer(claims, "https://login.example.com/")
+    valid_from, valid_until = policy.check(claims, audiences=frozenset({"orders-api"}), now=time.time())
+
+`check` answers with the window of times in which the time claims hold, so a verdict remembered for a token is
+re-checked against the clock with two comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import ErrorCode
+
+__all__ = ["Claims", "ClaimsPolicy", "scopes_of"]
+
+Claims = dict[str, Any]
+
+# NumericDate sanity bound: year 9999. Larger values are attacks or bugs, not expiry times.
+_MAX_NUMERIC_DATE = 253402300799
+
+
+class ClaimsPolicy:
+    """The claim checks configured once for every provider; each provider adds its own issuer and audiences."""
+
+    def __init__(self, *, leeway: float, max_age: float | None, required: tuple[str, ...]) -> None:
+        self._leeway = leeway
+        self._max_age = max_age
+        self._required = required
+
+    def check_issuer(self, claims: Claims, issuer: str | None) -> None:
+        """`iss` equals `issuer` exactly (None: not checked), and is a string when present."""
+        iss = claims.get("iss")
+        if issuer is not None and iss != issuer:
+            raise ErrorCode.ISSUER_INVALID.refusal()
+        if iss is not None and not isinstance(iss, str):
+            raise ErrorCode.CLAIM_INVALID.refusal("The iss claim must be a string.")
+
+    def check(self, claims: Claims, audiences: frozenset[str] | None, now: float) -> tuple[float, float]:
+        """Every check but the issuer's; the window of times at which the time claims hold."""
+        for name in self._required:
+            if name not in claims:
+                raise ErrorCode.CLAIM_MISSING.refusal(f"The token has no {name} claim.")
+        window = self.time_window(claims, now)
+        iat = _numeric_date(claims, "iat")
+        if iat is not None and iat > now + self._leeway:
+            raise ErrorCode.TOKEN_ISSUED_IN_FUTURE.refusal()
+        for name in ("sub", "jti"):
+            if name in claims and not isinstance(claims[name], str):
+                raise ErrorCode.CLAIM_INVALID.refusal(f"The {name} claim must be a string.")
+        _check_audience(claims, audiences)
+        return window
+
+    def time_window(self, claims: Claims, now: float) -> tuple[float, float]:
+        """Check exp, nbf and max_age at `now`; return the window of times at which they all hold."""
+        leeway = self._leeway
+        valid_from, valid_until = -math.inf, math.inf
+        exp = _numeric_date(claims, "exp")
+        if exp is not None:
+            if now >= exp + leeway:
+                raise ErrorCode.TOKEN_EXPIRED.refusal()
+            valid_until = exp + leeway
+        nbf = _numeric_date(claims, "nbf")
+        if nbf is not None:
+            if nbf > now + leeway:
+                raise ErrorCode.TOKEN_NOT_YET_VALID.refusal()
+            valid_from = nbf - leeway
+        if self._max_age is not None:
+            iat = _numeric_date(claims, "iat")
+            if iat is None:
+                raise ErrorCode.CLAIM_MISSING.refusal("The token has no iat claim.")
+            if now - iat > self._max_age + leeway:
+                raise ErrorCode.TOKEN_TOO_OLD.refusal()
+            valid_until = min(valid_until, iat + self._max_age + leeway)
+        return valid_from, valid_until
+
+
+def _numeric_date(claims: Claims, name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:
+            raise ErrorCode.CLAIM_INVALID.refusal(f"The {name} claim must be a NumericDate.")
+        return None
+    # bool is an int in Python, and 1e30 or inf are floats: none of them is a time.
+    if type(value) not in (int, float) or not (0 <= value <= _MAX_NUMERIC_DATE) or not math.isfinite(value):
+        raise ErrorCode.CLAIM_INVALID.refusal(f"The {name} claim must be a NumericDate.")
+    return float(value)
+
+
+def _check_audience(claims: Claims, audiences: frozenset[str] | None) -> None:
+    if "aud" not in claims:
+        if audiences is not None:
+            raise ErrorCode.CLAIM_MISSING.refusal("The token has no aud claim.")
+        return
+    aud = claims["aud"]
+    if isinstance(aud, str):
+        values: list[Any] = [aud]
+    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        values = aud
+    else:
+        raise ErrorCode.CLAIM_INVALID.refusal("The aud claim must be a string or a list of strings.")
+    if audiences is not None and audiences.isdisjoint(values):
+        raise ErrorCode.AUDIENCE_INVALID.refusal()
+
+
+def scopes_of(claims: Claims) -> tuple[str, ...]:
+    """Granted scopes from `scope` (RFC 8693: space-separated) or `scp` (Entra ID, Okta: a string or a list)."""
+    if "scope" not in claims and "scp" not in claims:
+        return ()
+    scopes: list[str] = []
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            scopes.extend(value.split())
+        elif isinstance(value, list):
+            scopes.extend(v for v in value if isinstance(v, str))
+    return tuple(dict.fromkeys(scopes))
