@@ -27,9 +27,6 @@ class Access(enum.Enum):
     EXEMPT = "exempt"  # nothing is read or set
 
 
-_Rule = tuple[frozenset[str] | None, str]  # (methods or None for all, path or prefix)
-
-
 class Rules:
     """Compiled exempt/optional patterns; `access(scope)` is a dict lookup and a few prefix tests."""
 

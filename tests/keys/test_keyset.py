@@ -154,3 +154,9 @@ def test_a_refetched_set_keeps_the_objects_of_keys_it_already_held() -> None:
     # The same kid with other key material is a new key, not a kept one.
     replaced = KeySet(keys_from_jwks({"keys": [public_jwk(b, kid="a")]}, ["ES256"], remote=True)[0]).carry_over(first)
     assert kept not in replaced
+
+
+@pytest.mark.parametrize("k", ["c2Vj!!cmV0" * 8, "c2VjcmV0" * 8 + "==", "c2Vj cmV0" * 8, "c2VjcmV0+/" * 8, "A" * 45])
+def test_an_oct_key_must_be_strict_base64url(k: str) -> None:
+    with pytest.raises(ConfigurationError, match='"k" is not valid base64url'):
+        keys_from_material({"kty": "oct", "k": k}, ["HS256"])
