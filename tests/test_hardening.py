@@ -440,8 +440,8 @@ async def test_require_tls_is_off_by_default_and_validated() -> None:
     app = Starlette(routes=[Route("/", ok)])
     protect(app)
     assert (await call(app, scope_for("http", "203.0.113.9", SIGNER.token())))[0] == 200
+    options: dict[str, Any] = {"require_tls": "yes"}
     with pytest.raises(ConfigurationError, match="require_tls"):
-        options: dict[str, Any] = {"require_tls": "yes"}
         JWTMiddleware(Starlette(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=SIGNER.public, **options)
 
 

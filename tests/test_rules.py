@@ -9,7 +9,7 @@ import pytest
 from jwt_middleware import ConfigurationError
 from jwt_middleware.rules import Access, Rules, route_path
 
-R, O, E = Access.REQUIRED, Access.OPTIONAL, Access.EXEMPT
+REQ, OPT, EXE = Access.REQUIRED, Access.OPTIONAL, Access.EXEMPT
 
 
 def scope(method: str, path: str, root_path: str = "", **extra: Any) -> dict[str, Any]:
@@ -25,23 +25,23 @@ RULES = Rules(
 @pytest.mark.parametrize(
     ("method", "path", "access"),
     [
-        ("GET", "/health", E),
-        ("GET", "/health/x", R),
-        ("GET", "/healthz", R),
-        ("GET", "/docs", E),
-        ("GET", "/docs/a/b", E),
-        ("GET", "/docsx", R),
-        ("GET", "/items/1", E),
-        ("HEAD", "/items", E),
-        ("DELETE", "/items/1", R),
-        ("get", "/items/1", R),  # methods are matched as sent: a lowercase method is never exempted by "GET"
-        ("POST", "/hooks", E),
-        ("GET", "/hooks", R),
-        ("GET", "/catalog/1", O),
-        ("GET", "/public/me/x", O),  # the longest prefix wins
-        ("GET", "/public/other", E),  # exempt wins over optional for the same pattern
-        ("GET", "/orders", R),
-        ("OPTIONS", "/orders", R),  # a CORS preflight is no exception
+        ("GET", "/health", EXE),
+        ("GET", "/health/x", REQ),
+        ("GET", "/healthz", REQ),
+        ("GET", "/docs", EXE),
+        ("GET", "/docs/a/b", EXE),
+        ("GET", "/docsx", REQ),
+        ("GET", "/items/1", EXE),
+        ("HEAD", "/items", EXE),
+        ("DELETE", "/items/1", REQ),
+        ("get", "/items/1", REQ),  # methods are matched as sent: a lowercase method is never exempted by "GET"
+        ("POST", "/hooks", EXE),
+        ("GET", "/hooks", REQ),
+        ("GET", "/catalog/1", OPT),
+        ("GET", "/public/me/x", OPT),  # the longest prefix wins
+        ("GET", "/public/other", EXE),  # exempt wins over optional for the same pattern
+        ("GET", "/orders", REQ),
+        ("OPTIONS", "/orders", REQ),  # a CORS preflight is no exception
     ],
 )
 def test_access_by_method_and_path(method: str, path: str, access: Access) -> None:
@@ -50,21 +50,21 @@ def test_access_by_method_and_path(method: str, path: str, access: Access) -> No
 
 def test_no_header_changes_the_answer() -> None:
     preflight = scope("OPTIONS", "/orders", headers=[(b"access-control-request-method", b"GET"), (b"origin", b"x")])
-    assert RULES.access(preflight) is R
+    assert RULES.access(preflight) is REQ
 
 
 def test_websocket_scopes_match_as_get() -> None:
-    assert RULES.access({"type": "websocket", "path": "/items/1", "root_path": "", "headers": []}) is E
+    assert RULES.access({"type": "websocket", "path": "/items/1", "root_path": "", "headers": []}) is EXE
 
 
 def test_longest_prefix_first_whatever_the_order() -> None:
     rules = Rules(exempt=["/a/*"], optional=["/a/b/*"])
-    assert rules.access(scope("GET", "/a/b/c")) is O
-    assert rules.access(scope("GET", "/a/c")) is E
+    assert rules.access(scope("GET", "/a/b/c")) is OPT
+    assert rules.access(scope("GET", "/a/c")) is EXE
 
 
 def test_without_patterns_everything_is_required() -> None:
-    assert Rules((), ()).access(scope("GET", "/anything")) is R
+    assert Rules((), ()).access(scope("GET", "/anything")) is REQ
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_without_patterns_everything_is_required() -> None:
 )
 def test_route_path_strips_the_root_path(path: str, root_path: str, inside: str) -> None:
     assert route_path(scope("GET", path, root_path)) == inside
-    assert RULES.access(scope("GET", "/api/health", "/api")) is E
+    assert RULES.access(scope("GET", "/api/health", "/api")) is EXE
 
 
 @pytest.mark.parametrize(
