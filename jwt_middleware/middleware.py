@@ -12,7 +12,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .bearer import bearer_token, sent_over_tls
+from .bearer import bearer_token, is_b64token, sent_over_tls
 from .errors import AuthError, ErrorCode, MissingToken, Rendered, render
 from .keys import KeySource, key_source
 from .lifespan import KeysLifespan
@@ -25,6 +25,9 @@ from .verify import Issuer, Verifier
 __all__ = ["ErrorHandler", "JWTMiddleware"]
 
 logger = logging.getLogger("jwt_middleware")
+
+_REQUESTS = ("http", "websocket")
+_EXEMPT, _REQUIRED = Access.EXEMPT, Access.REQUIRED
 
 # Returns the response to send (a Starlette `Response`, or any ASGI app), directly or from a coroutine.
 ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp | Awaitable[ASGIApp]]
@@ -125,12 +128,16 @@ class JWTMiddleware:
             issuers.append(Issuer(provider.issuer, provider.audiences, source))
         self.verifier = Verifier(settings, issuers, is_revoked=is_revoked)
         self._on_error = on_error
+        self._require_tls = settings.require_tls
+        # Sources that may need a refresh from the request path (when no lifespan started them); static keys never
+        # do, so with them the request path skips this entirely.
+        self._refreshing = [source for source in self.key_sources if source.remote]
         # Refusals are a fixed set (each description is a constant, or names a configured claim), so their bytes
         # are rendered once; the headers are a tuple, and each answer sends a list of its own (see _reject).
         self._rendered: dict[tuple[ErrorCode, str], Rendered] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in _REQUESTS:
             if scope["type"] == "lifespan":
                 await KeysLifespan(self.app, self.key_sources, receive, send).run(scope)
             else:
@@ -138,12 +145,28 @@ class JWTMiddleware:
             return
 
         access = self._rules.access(scope)
-        if access is not Access.EXEMPT:
+        if access is not _EXEMPT:  # _EXEMPT: Access.EXEMPT bound once (an enum attribute lookup costs ~1k instr.)
+            token = verified = None
             try:
-                claims = await self._authenticate(scope, access is Access.REQUIRED)
-            except AuthError as exc:
-                await self._reject(scope, receive, send, exc)
+                token = bearer_token(scope)
+                if token is not None:
+                    if self._require_tls and not sent_over_tls(scope):
+                        raise ErrorCode.HTTPS_REQUIRED.refusal()
+                    if self._refreshing:  # a remote source that no lifespan started: see keys/jwks.py
+                        await self._refresh_due_keys()
+                    verified = await self.verifier.verify(token)
+            except Exception as exc:
+                await self._reject(scope, receive, send, self._refusal(exc, token))
                 return
+            if verified is not None:
+                claims = verified.claims_for_request()  # the verdict is shared through the cache: never hand it out
+                scope["user"], scope["auth"] = JWTUser(claims), AuthCredentials(verified.credentials)
+            elif access is _REQUIRED:
+                await self._reject(scope, receive, send, MissingToken())
+                return
+            else:
+                claims = None
+                scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
             state = scope.get("state")
             if state is None:
@@ -152,30 +175,22 @@ class JWTMiddleware:
                 state["claims"] = claims
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope, required: bool) -> dict[str, Any] | None:
-        """Verify the request's token and publish the user into `scope`; the claims, or None if anonymous."""
-        token = bearer_token(scope)
-        if token is None:
-            if required:
-                raise MissingToken()
-            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-            return None
-        if self.settings.require_tls and not sent_over_tls(scope):
-            raise ErrorCode.HTTPS_REQUIRED.refusal()
-        try:
-            for source in self.key_sources:
-                if source.refresh_due():  # only when no lifespan started the sources: see keys/jwks.py
-                    await source.refresh_if_due()
-            verified = await self.verifier.verify(token)
-        except AuthError:
-            raise
-        except Exception as exc:
-            # No input may turn into a 500; log the kind of failure only (its text could quote the token).
-            logger.error("unexpected %s while verifying a token", type(exc).__name__)
-            raise ErrorCode.TOKEN_INVALID.refusal() from None
-        claims = verified.claims_for_request()  # the verdict is shared through the cache: never hand it out
-        scope["user"], scope["auth"] = JWTUser(claims), AuthCredentials(verified.credentials)
-        return claims
+    async def _refresh_due_keys(self) -> None:
+        for source in self._refreshing:
+            if source.refresh_due():
+                await source.refresh_if_due()
+
+    def _refusal(self, exc: Exception, token: bytes | None) -> AuthError:
+        """The answer to a failure: its own, unless the header was malformed after all, or the failure is ours."""
+        if token is not None and not is_b64token(token):
+            # bearer_token() leaves the b64token check to here, where a token has failed: every token that passes
+            # verification is a compact JWS, whose alphabet is a subset, so a hit need not scan it (~3k instr.).
+            return ErrorCode.AUTHORIZATION_MALFORMED.refusal()
+        if isinstance(exc, AuthError):
+            return exc
+        # No input may turn into a 500; log the kind of failure only (its text could quote the token).
+        logger.error("unexpected %s while verifying a token", type(exc).__name__)
+        return ErrorCode.TOKEN_INVALID.refusal()
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
         level = logging.WARNING if exc.code is ErrorCode.HTTPS_REQUIRED else logging.DEBUG

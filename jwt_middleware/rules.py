@@ -27,6 +27,9 @@ class Access(enum.Enum):
     EXEMPT = "exempt"  # nothing is read or set
 
 
+_REQUIRED = Access.REQUIRED  # bound once: an enum attribute lookup costs ~1k instructions
+
+
 class Rules:
     """Compiled exempt/optional patterns; `access(scope)` is a dict lookup and a few prefix tests."""
 
@@ -55,19 +58,21 @@ class Rules:
         like any other request, so CORSMiddleware must sit outside this middleware and answer it first. Letting
         preflights through once carried unauthenticated requests to handlers that serve OPTIONS (issue 8).
         """
-        method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
         if not self._patterns:
-            return Access.REQUIRED
-        path = route_path(scope)
-        for methods, access in self._exact.get(path, ()):
-            if methods is None or method in methods:
-                return access
+            return _REQUIRED
+        method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
+        exact = self._exact.get(path)
+        if exact is not None:
+            for methods, access in exact:
+                if methods is None or method in methods:
+                    return access
         for prefix, methods, access in self._prefixes:
             if (path == prefix or (path.startswith(prefix) and path[len(prefix)] == "/")) and (
                 methods is None or method in methods
             ):
                 return access
-        return Access.REQUIRED
+        return _REQUIRED
 
 
 def route_path(scope: Scope) -> str:

@@ -59,6 +59,7 @@ class Verified:
     claims: Claims
     credentials: tuple[str, ...]  # "authenticated" and the granted scopes, for Starlette's AuthCredentials
     issuer: Issuer
+    keys: KeySet  # the snapshot `key` was found in, so a cache hit can check it by identity
     key: PreparedKey
     valid_from: float
     valid_until: float
@@ -130,10 +131,16 @@ class Verifier:
             now = time.time()
         digest = self.cache.digest(token)
         verified = self.cache.verdict(digest)
-        if verified is None or verified.key not in verified.issuer.keys.current():
+        if verified is None:
             verified = await self._verify_and_remember(token, digest, now)
-        elif not verified.valid_from <= now < verified.valid_until:
-            self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
+        else:
+            keys = verified.issuer.keys.current()
+            # The set it was verified with, by identity first: static keys never change, and a membership test is
+            # a Python-level __contains__ call (~0.5k instr.); after a refresh, the key must still be published.
+            if keys is not verified.keys and verified.key not in keys:
+                verified = await self._verify_and_remember(token, digest, now)
+            elif not verified.valid_from <= now < verified.valid_until:
+                self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
         if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims_for_request())):
             raise ErrorCode.TOKEN_REVOKED.refusal()
         return verified
@@ -162,8 +169,9 @@ class Verifier:
             issuer = self._issuer_by_iss(claims)
         # Otherwise the signature is checked before the payload is even decoded: an unsigned token then costs its
         # header check and one signature check, whatever its payload holds.
+        keys = issuer.keys.current()
         try:
-            key = verify_signature(jws, issuer.keys.current())
+            key = verify_signature(jws, keys)
         except KeyNotFound:
             if jws.header.kid is None or not issuer.keys.may_refresh_for_unknown_kid():
                 raise
@@ -175,13 +183,14 @@ class Verifier:
             refreshed = await issuer.keys.refresh_for_unknown_kid()
             if refreshed is None:
                 raise
-            key = verify_signature(jws, refreshed)
+            keys = refreshed
+            key = verify_signature(jws, keys)
         if claims is None:
             claims = decode_payload(jws)
             self._claims.check_issuer(claims, issuer.name)
         valid_from, valid_until = self._claims.check(claims, issuer.audiences, now)
         credentials = ("authenticated", *scopes_of(claims))
-        return Verified(claims, credentials, issuer, key, valid_from, valid_until, *_containers(claims))
+        return Verified(claims, credentials, issuer, keys, key, valid_from, valid_until, *_containers(claims))
 
     def _issuer_by_kid(self, jws: CompactJWS) -> Issuer | None:
         """The provider whose keys must have signed this token, when that is known without reading its claims."""

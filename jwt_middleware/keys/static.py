@@ -15,6 +15,8 @@ __all__ = ["StaticKeys"]
 class StaticKeys:
     """A `KeySource` over fixed key material; unknown `kid`s are simply unknown."""
 
+    remote = False
+
     def __init__(self, material: object, algorithms: Collection[str]) -> None:
         self._keys = keys_from_material(material, algorithms)
 
