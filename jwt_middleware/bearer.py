@@ -10,6 +10,7 @@ from .errors import ErrorCode
 
 __all__ = ["bearer_token", "is_b64token", "sent_over_tls"]
 
+_SP_HTAB = (0x20, 0x09)  # as bytes[i] gives them: indexing allocates nothing, a one-byte slice does
 _B64TOKEN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
 
@@ -28,6 +29,8 @@ def bearer_token(scope: Scope) -> bytes | None:
             value = header_value
     if value is None:
         return None
+    if value.startswith(b"Bearer ") and len(value) > 7 and value[7] not in _SP_HTAB and value[-1] not in _SP_HTAB:
+        return value[7:]  # the form every client sends: one slice instead of the general parse below (~2k instr.)
     value = value.strip(b" \t")
     if value[:6].lower() != b"bearer" or value[6:7] not in (b"", b" ", b"\t"):
         return None  # another scheme (Basic, ...): no bearer token, so the bare challenge answers it

@@ -129,18 +129,24 @@ class Verifier:
             raise ErrorCode.TOKEN_TOO_LARGE.refusal()
         if now is None:
             now = time.time()
-        digest = self.cache.digest(token)
-        verified = self.cache.verdict(digest)
-        if verified is None:
-            verified = await self._verify_and_remember(token, digest, now)
-        else:
-            keys = verified.issuer.keys.current()
-            # The set it was verified with, by identity first: static keys never change, and a membership test is
-            # a Python-level __contains__ call (~0.5k instr.); after a refresh, the key must still be published.
-            if keys is not verified.keys and verified.key not in keys:
-                verified = await self._verify_and_remember(token, digest, now)
-            elif not verified.valid_from <= now < verified.valid_until:
-                self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
+        verified = self.cache.verdict(token)
+        # On a hit, the key set it was verified with is checked by identity first: static keys never change, and a
+        # membership test is a Python-level __contains__ call (~0.5k instr.); after a refresh, the key must still
+        # be published.
+        if verified is None or (
+            (keys := verified.issuer.keys.current()) is not verified.keys and verified.key not in keys
+        ):
+            refused = self.cache.refusal(token)
+            if refused is not None:
+                raise refused
+            try:
+                verified = await self._verify_uncached(token, now)
+            except InvalidToken as exc:
+                self.cache.remember_refusal(token, exc)
+                raise
+            self.cache.remember(token, verified)
+        elif not verified.valid_from <= now < verified.valid_until:
+            self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
         if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims_for_request())):
             raise ErrorCode.TOKEN_REVOKED.refusal()
         return verified
@@ -148,17 +154,6 @@ class Verifier:
     def _forget_retired_keys(self, issuer: Issuer, keys: KeySet) -> None:
         """Drop the verdicts a key that has left `issuer`'s key set gave, as soon as the new set is in place."""
         self.cache.forget_where(lambda verified: verified.issuer is issuer and verified.key not in keys)
-
-    async def _verify_and_remember(self, token: bytes, digest: bytes, now: float) -> Verified:
-        refused = self.cache.refusal(digest)
-        if refused is not None:
-            raise refused
-        try:
-            verified = await self._verify_uncached(token, now)
-        except InvalidToken as exc:
-            self.cache.remember_refusal(digest, exc)
-            raise
-        return self.cache.remember(digest, verified)
 
     async def _verify_uncached(self, token: bytes, now: float) -> Verified:
         jws = parse_compact(token, self._policy, self._max_bytes)
