@@ -1,4 +1,4 @@
-"""The attack battery (`jwt_middleware.attacks`) fired at the middleware: every forgery refused, nothing leaked.
+"""The attack battery (`jwt_middleware.testing.attacks`) fired at the middleware: every forgery refused, nothing leaked.
 
 For each algorithm, and with the key given both as a public key and as a JWK with a `kid`, a valid token is
 minted, `forge()` turns it into ~400 forgeries (re-signed with the real key where the forgery is wrong on its own
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from jwt_middleware.attacks import Forgery, forge, replay
+from jwt_middleware.testing.attacks import Forgery, forge, replay
 
 from .conftest import ALGORITHMS, Signer, b64url, make_app, signer_for
 

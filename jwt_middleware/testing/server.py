@@ -1,51 +1,63 @@
-"""A real HTTP server on 127.0.0.1 that serves a mutable JWKS and discovery document, counts hits, and misbehaves.
+"""`LocalServer`: a real HTTP server on 127.0.0.1 that publishes a `LocalIssuer`, and misbehaves on request.
 
 uvicorn runs in a thread with its own event loop on an ephemeral port, so the code under test talks to it over
-real sockets exactly as it would to an identity provider. Tests change `jwks`, `mode` or `discovery` as they go.
+real sockets exactly as it would to an identity provider, from sync or async tests alike.
 
-    with JWKSServer() as server:
-        server.jwks = {"keys": [jwk]}
-        ...  # JWTMiddleware(..., jwks_url=server.jwks_url)
+    with LocalIssuer().serve() as server:          # or: async with ...
+        JWTMiddleware(app, ..., jwks_url=server.jwks_url)
         assert server.hits["/jwks.json"] == 1
+
+The fault knobs are plain attributes, changed while the server runs: `mode` (see `Mode`), `cache_control`,
+and `jwks` / `discovery` to serve a document of your own instead of the issuer's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import anyio
-import httpx
-import uvicorn
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+import anyio.to_thread
 from starlette.types import Receive, Scope, Send
 
-from .conftest import Signer, bearer, make_signer
+if TYPE_CHECKING:
+    import uvicorn
+
+    from .issuer import LocalIssuer
+
+__all__ = ["HUGE_BYTES", "LocalServer", "Mode"]
 
 # ok: serve the JWKS; 500: an error; hang: answer nothing until the mode changes or the server stops;
 # garbage: a 200 that is not JSON; empty: a valid JWKS without keys; huge: 10 MB of JSON-looking bytes;
 # redirect: a 302 to /moved.json, which serves the JWKS (and counts the hit, so following it would show).
-MODES = ("ok", "500", "hang", "garbage", "empty", "huge", "redirect")
+Mode = Literal["ok", "500", "hang", "garbage", "empty", "huge", "redirect"]
 HUGE_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+_START_SECONDS = 5.0
 
 
-class JWKSServer:
-    """A JWKS endpoint at `jwks_url`, and an OIDC discovery document under any path at `url`."""
+class LocalServer:
+    """Serves a JWKS at `jwks_url` (also at /other.json) and the discovery document under any path at `url`.
 
-    def __init__(self) -> None:
-        self.jwks: dict[str, Any] = {"keys": []}
-        self.mode = "ok"
-        self.cache_control: str | None = None
-        self.discovery: dict[str, Any] | None = None  # served at */.well-known/openid-configuration
+    Give it an issuer to publish (`issuer.serve()` does), or none and set `jwks` / `discovery` yourself. The JWKS
+    answer is chosen by `mode`; discovery and /moved.json always answer normally. `hits` counts requests by path.
+
+    >>> server = LocalServer()
+    >>> with server:
+    ...     server.jwks = {"keys": [key.jwk()]}
+    ...     server.mode = "500"                      # the next fetch fails
+    """
+
+    def __init__(self, issuer: LocalIssuer | None = None) -> None:
+        self.issuer = issuer
+        self.jwks: dict[str, Any] | None = None  # served instead of the issuer's JWKS when set
+        self.discovery: dict[str, Any] | None = None  # served instead of the issuer's document when set
+        self.mode: Mode = "ok"
+        self.cache_control: str | None = None  # the Cache-Control of JWKS and discovery answers
         self.hits: Counter[str] = Counter()
-        self.huge_sent = 0  # bytes of the huge answer that were actually sent
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -53,21 +65,31 @@ class JWKSServer:
 
     @property
     def url(self) -> str:
+        """The base URL, e.g. "http://127.0.0.1:54321"; the issuer URL of a served issuer without its own."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
     def jwks_url(self) -> str:
         return f"{self.url}/jwks.json"
 
-    def __enter__(self) -> JWKSServer:
+    def __enter__(self) -> LocalServer:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    async def __aenter__(self) -> LocalServer:
+        await anyio.to_thread.run_sync(self.start)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
     def start(self) -> None:
         """Listen on the port used before (so clients configured with `jwks_url` find it again), or a new one."""
+        import uvicorn  # here, not at the top: `import jwt_middleware.testing` must work without the extra
+
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -81,14 +103,16 @@ class JWKSServer:
         )
         self._server = server = uvicorn.Server(config)
         self._stopping = False
-        self._thread = threading.Thread(target=server.run, daemon=True)
+        self._thread = threading.Thread(target=server.run, daemon=True, name="jwt_middleware.testing server")
         self._thread.start()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + _START_SECONDS
         while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():  # pragma: no cover
-                raise RuntimeError("the JWKS server did not start")
+            if time.monotonic() > deadline or not self._thread.is_alive():  # pragma: no cover - a broken machine
+                raise RuntimeError("the LocalServer did not start")
             time.sleep(0.005)
         self.port = server.servers[0].sockets[0].getsockname()[1]
+        if self.issuer is not None:
+            self.issuer.served_at = self.url
 
     def stop(self) -> None:
         """Stop listening: connections to the port are refused until `start()` again."""
@@ -96,26 +120,43 @@ class JWKSServer:
             return
         self._stopping = True
         self._server.should_exit = True
-        self._thread.join(timeout=5)
-        assert not self._thread.is_alive(), "the JWKS server did not stop"
+        self._thread.join(timeout=_START_SECONDS)
+        if self._thread.is_alive():  # pragma: no cover - a broken machine
+            raise RuntimeError("the LocalServer did not stop")
         self._server = self._thread = None
 
+    def current_jwks(self) -> dict[str, Any]:
+        """What a normal JWKS answer serves now: `jwks` if set, else the issuer's, else an empty set."""
+        if self.jwks is not None:
+            return self.jwks
+        return self.issuer.jwks() if self.issuer is not None else {"keys": []}
+
+    def current_discovery(self) -> dict[str, Any] | None:
+        """What the discovery path serves now: `discovery` if set, else the issuer's, else None (a 404)."""
+        if self.discovery is not None:
+            return self.discovery
+        return self.issuer.discovery(self.url) if self.issuer is not None else None
+
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
+        """The ASGI app behind the server."""
         path = scope["path"]
         self.hits[path] += 1
         if path.endswith("/.well-known/openid-configuration"):
-            if self.discovery is None:
+            discovery = self.current_discovery()
+            if discovery is None:
                 await _respond(send, 404, b"{}")
             else:
-                await _respond(send, 200, json.dumps(self.discovery).encode(), self.cache_control)
+                await _respond(send, 200, json.dumps(discovery).encode(), self.cache_control)
             return
         if path == "/moved.json":
-            await _respond(send, 200, json.dumps(self.jwks).encode())
+            await _respond(send, 200, json.dumps(self.current_jwks()).encode())
             return
         if path not in ("/jwks.json", "/other.json"):
             await _respond(send, 404, b"{}")
             return
+        await self._jwks_answer(send)
+
+    async def _jwks_answer(self, send: Send) -> None:
         mode = self.mode
         if mode == "hang":
             while self.mode == "hang" and not self._stopping:  # noqa: ASYNC110 - set from the test's thread
@@ -134,7 +175,7 @@ class JWKSServer:
             await send({"type": "http.response.start", "status": 302, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         else:
-            await _respond(send, 200, json.dumps(self.jwks).encode(), self.cache_control)
+            await _respond(send, 200, json.dumps(self.current_jwks()).encode(), self.cache_control)
 
     async def _huge(self, send: Send) -> None:
         # Streamed without a Content-Length, so only reading (and counting) can tell how large it is.
@@ -145,7 +186,6 @@ class JWKSServer:
         while sent < HUGE_BYTES and not self._stopping:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             sent += len(chunk)
-            self.huge_sent = sent
             chunk = b" " * _CHUNK
             await asyncio.sleep(0)
         await send({"type": "http.response.body", "body": b"]}"})
@@ -157,47 +197,3 @@ async def _respond(send: Send, status: int, body: bytes, cache_control: str | No
         headers.append((b"cache-control", cache_control.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def keyed_signer(kid: str, alg: str = "ES256") -> Signer:
-    """A fresh signer whose tokens name `kid`, for a key the server publishes with `jwk_of`."""
-    return dataclasses.replace(make_signer(alg), kid=kid)
-
-
-def jwk_of(signer: Signer, **members: Any) -> dict[str, Any]:
-    """The public JWK of `signer`, as an identity provider publishes it."""
-    algorithm: Any = RSAAlgorithm if signer.alg[:2] in ("RS", "PS") else ECAlgorithm
-    if signer.alg == "EdDSA":
-        algorithm = OKPAlgorithm
-    jwk: dict[str, Any] = algorithm.to_jwk(signer.public, as_dict=True)
-    return {**jwk, "kid": signer.kid, "alg": signer.alg, "use": "sig", **members}
-
-
-async def status(client: httpx.AsyncClient, token: str) -> int:
-    """The status of a GET with `token` through the app under test."""
-    return (await client.get("/whoami", headers=bearer(token))).status_code
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3.0) -> None:
-    """Wait until `check()` holds, failing the test after `seconds`."""
-    with anyio.fail_after(seconds):
-        while not await check():  # noqa: ASYNC110 - polling state that another thread or task changes
-            await anyio.sleep(0.02)
-
-
-async def status_becomes(client: httpx.AsyncClient, token: str, expected: int) -> None:
-    """Wait until a request with `token` is answered `expected` (keys arriving, going stale, coming back)."""
-
-    async def reached() -> bool:
-        return await status(client, token) == expected
-
-    await eventually(reached)
-
-
-async def hits_reach(server: JWKSServer, count: int, path: str = "/jwks.json") -> None:
-    """Wait until `server` has answered `path` at least `count` times."""
-
-    async def reached() -> bool:
-        return server.hits[path] >= count
-
-    await eventually(reached)
