@@ -19,6 +19,8 @@ from starlette.websockets import WebSocket
 from jwt_middleware import JWTMiddleware
 from jwt_middleware.testing import IssuerKey, LocalIssuer, LocalServer, make_key
 
+pytest_plugins = ["pytester"]
+
 ISSUER = "https://issuer.test/"
 AUDIENCE = "api.test"
 ALGORITHMS = ["HS256", "RS256", "PS256", "ES256", "EdDSA"]

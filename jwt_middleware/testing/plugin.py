@@ -20,13 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from .issuer import LocalIssuer
 
 if TYPE_CHECKING:
-    from starlette.testclient import TestClient
-
     from .server import LocalServer
 
 __all__ = ["jwt_client", "jwt_headers", "jwt_issuer", "jwt_server", "jwt_token", "pytest_configure"]
@@ -71,10 +70,14 @@ def jwt_headers(jwt_token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def jwt_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    """A Starlette `TestClient` for your `jwt_app` fixture, with its lifespan run (so remote keys are fetched)."""
-    from starlette.testclient import TestClient  # imported late: the plugin loads in every pytest run
+def jwt_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """An `httpx.Client` for your `jwt_app` fixture, served on 127.0.0.1 with its lifespan (so keys are fetched).
+
+    A real server rather than Starlette's TestClient: the request goes through the HTTP parsing, headers and
+    lifespan your users meet.
+    """
+    from .server import serve_app
 
     app = request.getfixturevalue("jwt_app")
-    with TestClient(app) as client:
+    with serve_app(app) as url, httpx.Client(base_url=url) as client:
         yield client

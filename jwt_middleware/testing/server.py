@@ -14,21 +14,22 @@ and `jwks` / `discovery` to serve a document of your own instead of the issuer's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from .issuer import LocalIssuer
 
-__all__ = ["HUGE_BYTES", "LocalServer", "Mode"]
+__all__ = ["HUGE_BYTES", "LocalServer", "Mode", "serve_app"]
 
 # ok: serve the JWKS; 500: an error; hang: answer nothing until the mode changes or the server stops;
 # garbage: a 200 that is not JSON; empty: a valid JWKS without keys; huge: 10 MB of JSON-looking bytes;
@@ -59,8 +60,7 @@ class LocalServer:
         self.cache_control: str | None = None  # the Cache-Control of JWKS and discovery answers
         self.hits: Counter[str] = Counter()
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: _ThreadedServer | None = None
         self._stopping = False
 
     @property
@@ -88,42 +88,19 @@ class LocalServer:
 
     def start(self) -> None:
         """Listen on the port used before (so clients configured with `jwks_url` find it again), or a new one."""
-        import uvicorn  # here, not at the top: `import jwt_middleware.testing` must work without the extra
-
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            loop="asyncio",
-            interface="asgi3",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = server = uvicorn.Server(config)
         self._stopping = False
-        self._thread = threading.Thread(target=server.run, daemon=True, name="jwt_middleware.testing server")
-        self._thread.start()
-        deadline = time.monotonic() + _START_SECONDS
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():  # pragma: no cover - a broken machine
-                raise RuntimeError("the LocalServer did not start")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self._thread = _ThreadedServer(self.app, port=self.port, lifespan="off")
+        self.port = self._thread.start()
         if self.issuer is not None:
             self.issuer.served_at = self.url
 
     def stop(self) -> None:
         """Stop listening: connections to the port are refused until `start()` again."""
-        if self._server is None or self._thread is None:
+        if self._thread is None:
             return
         self._stopping = True
-        self._server.should_exit = True
-        self._thread.join(timeout=_START_SECONDS)
-        if self._thread.is_alive():  # pragma: no cover - a broken machine
-            raise RuntimeError("the LocalServer did not stop")
-        self._server = self._thread = None
+        self._thread.stop()
+        self._thread = None
 
     def current_jwks(self) -> dict[str, Any]:
         """What a normal JWKS answer serves now: `jwks` if set, else the issuer's, else an empty set."""
@@ -197,3 +174,63 @@ async def _respond(send: Send, status: int, body: bytes, cache_control: str | No
         headers.append((b"cache-control", cache_control.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def serve_app(app: ASGIApp) -> Iterator[str]:
+    """Serve `app` (lifespan included) on 127.0.0.1 from a thread until the block ends; yields its base URL.
+
+    >>> with serve_app(app) as url, httpx.Client(base_url=url) as client:
+    ...     client.get("/orders", headers=issuer.headers())
+    """
+    server = _ThreadedServer(app, port=0, lifespan="on")
+    port = server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+class _ThreadedServer:
+    """uvicorn in a thread with its own event loop, so sync and async tests alike can talk to it."""
+
+    def __init__(self, app: ASGIApp, *, port: int, lifespan: Literal["on", "off"]) -> None:
+        import uvicorn  # here, not at the top: `import jwt_middleware.testing` must work without the extra
+
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan=lifespan,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            interface="asgi3",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="jwt_middleware.testing server")
+
+    def _run(self) -> None:
+        # uvicorn raises SystemExit when the app's startup fails; start() sees the thread end and says so.
+        with contextlib.suppress(SystemExit):
+            self._server.run()
+
+    def start(self) -> int:
+        """Start, wait until it listens (or fails to), and return its port."""
+        self._thread.start()
+        deadline = time.monotonic() + _START_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the server did not start (is the port in use, or did the app's startup fail?)")
+            if time.monotonic() > deadline:  # pragma: no cover - a broken machine
+                raise RuntimeError("the server did not start")
+            time.sleep(0.005)
+        port: int = self._server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=_START_SECONDS)
+        if self._thread.is_alive():  # pragma: no cover - a broken machine
+            raise RuntimeError("the server did not stop")
