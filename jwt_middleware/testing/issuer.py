@@ -234,13 +234,15 @@ class LocalIssuer:
 
         return httpx.MockTransport(answer)
 
-    def serve(self) -> LocalServer:
+    def serve(self, *, port: int = 0) -> LocalServer:
         """A real HTTP server on 127.0.0.1 publishing this issuer; use it as a context manager (sync or async).
+
+        `port=0` picks a free port; a fixed one suits a demo whose URLs are printed.
 
         >>> async with issuer.serve() as server:
         ...     app.add_middleware(JWTMiddleware, ..., issuer=issuer.issuer, oidc_discovery=True)
         """
-        return LocalServer(self)
+        return LocalServer(self, port=port)
 
 
 def _shares_rsa(a: str, b: str) -> bool:

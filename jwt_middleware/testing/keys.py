@@ -40,8 +40,9 @@ ALGORITHMS = (
     "EdDSA",
 )
 _CURVES: dict[str, type[ec.EllipticCurve]] = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
-# RFC 7518 section 3.2: an HMAC secret at least as long as the hash; 64 bytes fits all three.
-_SECRET_BYTES = 64
+# RFC 7518 section 3.2: an HMAC secret at least as long as the hash. 48 random bytes as 64 URL-safe characters
+# (384 bits) fit all three, and the secret can also be handed as a str to libraries that only take one.
+_SECRET_ENTROPY_BYTES = 48
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -117,7 +118,7 @@ def make_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> Issue
     _check_alg(alg)
     private: PrivateKey | bytes
     if alg.startswith("HS"):
-        private = secrets.token_bytes(_SECRET_BYTES)
+        private = secrets.token_urlsafe(_SECRET_ENTROPY_BYTES).encode()
         key = IssuerKey(alg, kid, private, private)
     else:
         if alg[:2] in ("RS", "PS"):

@@ -41,10 +41,11 @@ _START_SECONDS = 5.0
 
 
 class LocalServer:
-    """Serves a JWKS at `jwks_url` (also at /other.json) and the discovery document under any path at `url`.
+    """Serves a JWKS at `jwks_url` (and any other path ending in .json) and the discovery document at `url`.
 
     Give it an issuer to publish (`issuer.serve()` does), or none and set `jwks` / `discovery` yourself. The JWKS
-    answer is chosen by `mode`; discovery and /moved.json always answer normally. `hits` counts requests by path.
+    answer is chosen by `mode`; discovery and /moved.json always answer normally. `hits` counts requests by path,
+    so two apps given two paths (`server.url + "/a.json"`) are counted apart.
 
     >>> server = LocalServer()
     >>> with server:
@@ -52,14 +53,14 @@ class LocalServer:
     ...     server.mode = "500"                      # the next fetch fails
     """
 
-    def __init__(self, issuer: LocalIssuer | None = None) -> None:
+    def __init__(self, issuer: LocalIssuer | None = None, *, port: int = 0) -> None:
         self.issuer = issuer
         self.jwks: dict[str, Any] | None = None  # served instead of the issuer's JWKS when set
         self.discovery: dict[str, Any] | None = None  # served instead of the issuer's document when set
         self.mode: Mode = "ok"
         self.cache_control: str | None = None  # the Cache-Control of JWKS and discovery answers
         self.hits: Counter[str] = Counter()
-        self.port = 0
+        self.port = port  # 0: an ephemeral port, chosen at the first start and kept for restarts
         self._thread: _ThreadedServer | None = None
         self._stopping = False
 
@@ -128,7 +129,7 @@ class LocalServer:
         if path == "/moved.json":
             await _respond(send, 200, json.dumps(self.current_jwks()).encode())
             return
-        if path not in ("/jwks.json", "/other.json"):
+        if not path.endswith(".json"):
             await _respond(send, 404, b"{}")
             return
         await self._jwks_answer(send)

@@ -85,6 +85,8 @@ def test_server_publishes_the_issuer_at_its_own_url_and_restarts_on_the_same_por
     with server:
         assert server.port == port
     assert issuer.issuer == server.url  # kept after it stops, so tokens minted later still match
+    with LocalIssuer().serve(port=port) as fixed:
+        assert fixed.url == f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.anyio
@@ -115,3 +117,8 @@ def test_serve_app_serves_with_its_lifespan() -> None:
     with serve_app(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/x", headers=issuer.headers()).status_code == 200
         assert client.get("/x").status_code == 401
+
+
+def test_the_readme_shows_the_example_as_it_is_run() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert f"```python\n{(EXAMPLES / 'test_fastapi_app.py').read_text()}```" in readme
