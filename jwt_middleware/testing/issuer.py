@@ -92,7 +92,10 @@ class LocalIssuer:
         """The public key as PEM for `key=`; for HS* (no public half) the secret itself."""
         key = self.key(alg)
         pem = key.public_pem
-        return pem if pem is not None else bytes(key.public)  # type: ignore[arg-type]
+        if pem is None:  # an HMAC secret: no public half
+            assert isinstance(key.public, bytes)
+            return key.public
+        return pem
 
     def jwk(self, alg: str | None = None, **members: Any) -> dict[str, Any]:
         """The current key's public JWK (with `kid`, `alg`, `use`); `members` add or override."""
@@ -250,7 +253,7 @@ def _shares_rsa(a: str, b: str) -> bool:
 
 
 def _renamed(key: IssuerKey, kid: str | None) -> IssuerKey:
-    return IssuerKey(key.alg, kid, key.private, key.public, key.headers)
+    return IssuerKey(key.alg, kid, key.private, key.public)
 
 
 def _json_response(document: object) -> httpx.Response:

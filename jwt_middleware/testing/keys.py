@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -60,7 +60,6 @@ class IssuerKey:
     kid: str | None
     private: PrivateKey | bytes
     public: PublicKey | bytes
-    headers: Mapping[str, Any] = field(default_factory=dict)  # added to every token this key signs
 
     def __repr__(self) -> str:
         # Never print key material, not even in a failing test's output.
@@ -88,7 +87,7 @@ class IssuerKey:
 
         >>> key.sign({"sub": "alice"}, headers={"typ": "at+jwt"})
         """
-        all_headers = {**self.headers, **({"kid": self.kid} if self.kid else {}), **(headers or {})}
+        all_headers = {**({"kid": self.kid} if self.kid else {}), **(headers or {})}
         return jwt.encode(dict(claims), self.private, algorithm=self.alg, headers=all_headers or None)
 
     def sign_raw(self, header: bytes | str, payload: bytes | str) -> str:
@@ -106,7 +105,7 @@ class IssuerKey:
         _check_alg(alg)
         if _family(alg) != _family(self.alg):
             raise ValueError(f"a {self.alg} key cannot sign {alg}")
-        return IssuerKey(alg, self.kid, self.private, self.public, self.headers)
+        return IssuerKey(alg, self.kid, self.private, self.public)
 
 
 def make_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> IssuerKey:

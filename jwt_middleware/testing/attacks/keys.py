@@ -1,7 +1,9 @@
 """The attacker's keys, derived from fixed seeds so every run forges the same tokens, and the caller's keys.
 
-These tables and the signing code are written independently of `jwt_middleware/keys/algorithms.py` on purpose:
-an oracle must not share code with what it checks, or a bug in one would hide in the other.
+These tables and the signing code are written independently of `jwt_middleware/keys/algorithms.py` (and of
+`jwt_middleware.testing.keys`) on purpose: an oracle must not share code with what it checks, or a bug in one
+would hide in the other. The seeds keep the label "jwt_middleware.attacks", where this battery began, so the
+forged tokens stay the same from release to release.
 """
 
 from __future__ import annotations

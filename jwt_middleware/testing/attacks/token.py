@@ -13,11 +13,7 @@ from .keys import PublicKey, SigningKey, sign_token
 __all__ = ["ATTACKER_URL", "DROP", "FAR_FUTURE", "LONG_AGO", "Battery", "Forgery", "Token"]
 
 ATTACKER_URL = "https://attacker.invalid/.well-known/jwks.json"
-
-
 FAR_FUTURE = 32503680000  # 3000-01-01T00:00:00Z
-
-
 LONG_AGO = 1  # 1970-01-01T00:00:01Z
 
 
@@ -37,6 +33,8 @@ class Forgery:
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """The token under attack, split into its segments and decoded."""
+
     text: str
     header_b64: str
     payload_b64: str
@@ -91,6 +89,8 @@ DROP = object()
 
 @dataclass(frozen=True, slots=True)
 class Battery:
+    """What every attack works from: the token, the keys the caller gave, and how to build a forgery."""
+
     original: Token
     public_keys: tuple[tuple[str | None, PublicKey, bytes | None], ...]  # (kid, key, the JWK as published)
     jwks: Mapping[str, Any] | None
