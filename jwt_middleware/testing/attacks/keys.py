@@ -256,9 +256,10 @@ def public_keys(
                 continue  # a key this module cannot parse cannot be confused either
             if isinstance(key, PrivateKey):
                 key = key.public_key()
-            if isinstance(key, PublicKey):
-                kid = jwk.get("kid")
-                yield (kid if isinstance(kid, str) else None), key, json.dumps(dict(jwk)).encode()
+            if not isinstance(key, PublicKey):  # pragma: no cover - PyJWK makes no other kind from RSA, EC, OKP
+                continue
+            kid = jwk.get("kid")
+            yield (kid if isinstance(kid, str) else None), key, json.dumps(dict(jwk)).encode()
 
 
 def _load_public_key(material: object) -> PublicKey:
