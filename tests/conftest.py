@@ -36,9 +36,9 @@ def b64url(data: bytes | str) -> str:
 
 
 class Signer:
-    """A kit key with the suite's claim defaults: `token(exp=...)` leaves `exp` out (hundreds of call sites use it).
+    """A kit key with the suite's claim defaults, where a claim set to `...` is left out (`token(exp=...)`).
 
-    Signing is the kit's (`IssuerKey.sign`); this only shapes the claims.
+    Kept so the suite's tables read as before; signing is the kit's (`IssuerKey.sign`), this only shapes claims.
     """
 
     def __init__(self, key: IssuerKey) -> None:
