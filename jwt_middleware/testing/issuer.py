@@ -37,6 +37,10 @@ class LocalIssuer:
     >>> issuer.token(expires_in=-60)                      # expired a minute ago
     >>> issuer.token(omit=["exp"], headers={"typ": "at+jwt"}, kid="unknown")
 
+    `reuse_keys=True` starts from one key per algorithm shared by every such issuer in the process, made once:
+    a fixture that builds an issuer per test then pays for RSA key generation once (`rotate()` still makes new
+    keys). Leave it off when a test needs two issuers whose keys differ.
+
     Without `issuer=`, the `iss` is "https://issuer.test/" until the issuer is served, then the server's URL
     (kept after it stops), so `oidc_discovery=True` finds the server.
     """
@@ -49,6 +53,7 @@ class LocalIssuer:
         algorithm: str = "RS256",
         subject: str = "user-1",
         lifetime: float = 300,
+        reuse_keys: bool = False,
     ) -> None:
         self._issuer = issuer
         self.served_at: str | None = None  # set by `LocalServer` when it listens
@@ -56,6 +61,7 @@ class LocalIssuer:
         self.algorithm = algorithm
         self.subject = subject
         self.lifetime = lifetime
+        self._reuse_keys = reuse_keys
         self._current: dict[str, IssuerKey] = {}
         self._published: list[IssuerKey] = []  # current and not yet retired keys, oldest first
         self._generation = 0
@@ -144,7 +150,12 @@ class LocalIssuer:
         self._generation += 1
         kid = f"{alg.lower()}-{self._generation}"
         sibling = None if fresh else next((k for k in self._current.values() if _shares_rsa(k.alg, alg)), None)
-        key = make_key(alg, kid=kid) if sibling is None else _renamed(sibling.with_alg(alg), kid)
+        if sibling is not None:
+            key = _renamed(sibling.with_alg(alg), kid)
+        elif self._reuse_keys and not fresh:
+            key = _renamed(_shared_key(alg), kid)
+        else:
+            key = make_key(alg, kid=kid)
         if fresh:  # a rotated RSA key pair becomes the current one for its whole family, as at a real issuer
             for other in [a for a in self._current if a != alg and _shares_rsa(a, alg)]:
                 del self._current[other]
@@ -246,6 +257,17 @@ class LocalIssuer:
         ...     app.add_middleware(JWTMiddleware, ..., issuer=issuer.issuer, oidc_discovery=True)
         """
         return LocalServer(self, port=port)
+
+
+_SHARED_KEYS: dict[str, IssuerKey] = {}  # for reuse_keys=True: RSA (for RS* and PS*), or the alg itself
+
+
+def _shared_key(alg: str) -> IssuerKey:
+    family = "RSA" if alg[:2] in ("RS", "PS") else alg
+    shared = _SHARED_KEYS.get(family)
+    if shared is None:
+        shared = _SHARED_KEYS[family] = make_key(alg)
+    return shared.with_alg(alg)
 
 
 def _shares_rsa(a: str, b: str) -> bool:

@@ -44,8 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def jwt_issuer() -> LocalIssuer:
-    """A fresh `LocalIssuer` per test (issuer "https://issuer.test/", audience "api.test", RS256)."""
-    return LocalIssuer()
+    """A fresh `LocalIssuer` per test (issuer "https://issuer.test/", audience "api.test", RS256).
+
+    Its first keys are the process's shared ones (`reuse_keys=True`), so tests do not each wait for an RSA key.
+    """
+    return LocalIssuer(reuse_keys=True)
 
 
 @pytest.fixture

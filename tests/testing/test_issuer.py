@@ -178,3 +178,11 @@ def test_provenance_fingerprints_match_the_key_sets(alg: str) -> None:
     assert keys_from_material(key.jwk() if alg == "HS256" else key.public, [alg]).keys[0].fingerprint == fingerprint(
         key.public
     )
+
+
+def test_reuse_keys_shares_the_first_keys_only() -> None:
+    first, second = LocalIssuer(reuse_keys=True), LocalIssuer(reuse_keys=True)
+    assert first.key("PS256").public is second.key("RS512").public
+    assert first.key("ES256").public is second.key("ES256").public
+    assert first.rotate("ES256").public is not second.key("ES256").public
+    assert LocalIssuer().key("ES256").public is not second.key("ES256").public
