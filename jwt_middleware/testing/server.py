@@ -8,7 +8,8 @@ real sockets exactly as it would to an identity provider, from sync or async tes
         assert server.hits["/jwks.json"] == 1
 
 The fault knobs are plain attributes, changed while the server runs: `mode` (see `Mode`), `cache_control`,
-and `jwks` / `discovery` to serve a document of your own instead of the issuer's.
+and `jwks` / `discovery` to serve a document of your own instead of the issuer's. A `LocalServer` is also an
+ASGI app, for a program that runs its own server: `uvicorn.Config(LocalServer(issuer, port=8001), port=8001)`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class LocalServer:
     def start(self) -> None:
         """Listen on the port used before (so clients configured with `jwks_url` find it again), or a new one."""
         self._stopping = False
-        self._thread = _ThreadedServer(self.app, port=self.port, lifespan="off")
+        self._thread = _ThreadedServer(self, port=self.port, lifespan="off")
         self.port = self._thread.start()
         if self.issuer is not None:
             self.issuer.served_at = self.url
@@ -115,8 +116,8 @@ class LocalServer:
             return self.discovery
         return self.issuer.discovery(self.url) if self.issuer is not None else None
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI app behind the server."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A LocalServer is also the ASGI app it serves, for a program that runs its own server (the demo)."""
         path = scope["path"]
         self.hits[path] += 1
         if path.endswith("/.well-known/openid-configuration"):
