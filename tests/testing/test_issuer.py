@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -186,3 +188,10 @@ def test_reuse_keys_shares_the_first_keys_only() -> None:
     assert first.key("ES256").public is second.key("ES256").public
     assert first.rotate("ES256").public is not second.key("ES256").public
     assert LocalIssuer().key("ES256").public is not second.key("ES256").public
+
+
+def test_importing_the_kit_needs_neither_pytest_nor_uvicorn() -> None:
+    # The jwt-probe CLI imports the battery from here; a user's app may import LocalIssuer outside tests.
+    code = "import sys, jwt_middleware.testing; print(sorted({'pytest', 'uvicorn'} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert run.stdout.strip() == "[]"
