@@ -10,9 +10,9 @@ from jwt_middleware import JWTMiddleware
 
 
 def create_app(**middleware_options: Any) -> FastAPI:
-    """The app; `middleware_options` say where keys come from (`key=`, `jwks_url=`, ...) and who issues tokens."""
+    """The app; `middleware_options` say who issues its tokens, for whom, and where keys come from (`jwks_url=`)."""
     app = FastAPI()
-    app.add_middleware(JWTMiddleware, algorithms=["RS256"], audience="orders-api", **middleware_options)
+    app.add_middleware(JWTMiddleware, algorithms=["RS256"], **middleware_options)
 
     @app.get("/orders")
     async def orders(request: Request) -> dict[str, Any]:

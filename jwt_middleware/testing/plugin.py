@@ -61,6 +61,9 @@ def jwt_server(jwt_issuer: LocalIssuer) -> Iterator[LocalServer]:
 @pytest.fixture
 def jwt_token(request: pytest.FixtureRequest, jwt_issuer: LocalIssuer) -> str:
     """A token from `jwt_issuer`, shaped by the test's `@pytest.mark.jwt(...)` keywords (valid by default)."""
+    if "jwt_server" in request.fixturenames:
+        # Served first: an issuer without its own URL takes the server's, and the token's iss must match.
+        request.getfixturevalue("jwt_server")
     marker = request.node.get_closest_marker(_MARKER)
     options: dict[str, Any] = {} if marker is None else dict(marker.kwargs)
     return jwt_issuer.token(**options)

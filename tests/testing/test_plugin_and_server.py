@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
     for name in ("fastapi_app.py", "test_fastapi_app.py"):
         shutil.copy(EXAMPLES / name, pytester.path / name)
-    pytester.runpytest("-p", "no:cacheprovider", "--strict-markers").assert_outcomes(passed=4)
+    pytester.runpytest("-p", "no:cacheprovider", "--strict-markers").assert_outcomes(passed=5)
 
 
 PLUGIN_TESTS = """
@@ -55,14 +55,19 @@ def test_default_token_is_valid(jwt_client, jwt_headers):
 
 @pytest.mark.jwt(expires_in=-3600)
 def test_expired_is_refused(jwt_client, jwt_headers):
-    assert jwt_client.get("/me", headers=jwt_headers).status_code == 401
+    assert jwt_client.get("/me", headers=jwt_headers).json()["code"] == "token_expired"
+
+
+def test_token_minted_after_the_server_starts_whatever_the_order(jwt_headers, jwt_client, jwt_issuer, jwt_server):
+    assert jwt_issuer.issuer == jwt_server.url
+    assert jwt_client.get("/me", headers=jwt_headers).status_code == 200
 """
 
 
 def test_plugin_fixtures_and_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plugin=PLUGIN_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", "-W", "error")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
