@@ -23,6 +23,7 @@ def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
 
 
 PLUGIN_TESTS = """
+import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -58,6 +59,11 @@ def test_expired_is_refused(jwt_client, jwt_headers):
     assert jwt_client.get("/me", headers=jwt_headers).json()["code"] == "token_expired"
 
 
+def test_a_token_without_a_server(jwt_token):
+    claims = jwt.decode(jwt_token, options={"verify_signature": False})
+    assert (claims["iss"], claims["aud"]) == ("https://issuer.test/", "api.test")
+
+
 def test_token_minted_after_the_server_starts_whatever_the_order(jwt_headers, jwt_client, jwt_issuer, jwt_server):
     assert jwt_issuer.issuer == jwt_server.url
     assert jwt_client.get("/me", headers=jwt_headers).status_code == 200
@@ -67,7 +73,7 @@ def test_token_minted_after_the_server_starts_whatever_the_order(jwt_headers, jw
 def test_plugin_fixtures_and_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plugin=PLUGIN_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", "-W", "error")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
