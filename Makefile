@@ -20,8 +20,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m coverage report
 
 lint: $(STAMP)
-	$(BIN)/ruff check jwt_middleware tests benchmarks demo
-	$(BIN)/ruff format --check jwt_middleware tests benchmarks demo
+	$(BIN)/ruff check jwt_middleware tests benchmarks demo examples
+	$(BIN)/ruff format --check jwt_middleware tests benchmarks demo examples
 	$(BIN)/mypy
 
 BENCH_STAMP := $(VENV)/.installed-bench

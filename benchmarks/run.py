@@ -33,6 +33,7 @@ from starlette.types import ASGIApp
 from benchmarks import apps, remote
 from benchmarks.harness import Samples, bearer_headers, status_of, time_calls
 from benchmarks.tokens import ALGORITHMS, Signer, make_signer
+from jwt_middleware.testing import LocalServer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -233,7 +234,7 @@ async def cache_memory(signer: Signer, tokens: Sequence[str], cache_size: int) -
 class Remote:
     """What the remote-key benchmarks share: the JWKS server, the flood row's app and the refresh benchmark's feed."""
 
-    server: remote.JWKSServer
+    server: LocalServer
     flood_app: ASGIApp
     refresh_headers: Sequence[object]
 
@@ -254,14 +255,14 @@ class Outcome:
     refresh: tuple[remote.RefreshResult, remote.RefreshResult] | None = None
 
 
-def unknown_kid_row(signer: Signer, server: remote.JWKSServer, plan: Plan, cooldown: float) -> Variant:
+def unknown_kid_row(signer: Signer, server: LocalServer, plan: Plan, cooldown: float) -> Variant:
     """A flood of valid RS256 tokens, signed by the published key, each naming a random `kid` that no key set has.
 
     Each token passes the header policy, the payload and the issuer check, so it reaches the key lookup and asks
     for a refresh; the middleware may fetch once per `cooldown` and refuses the rest at once (401). Its periodic
     refresh is pushed past the run (3600 s), so every fetch counted after startup is one the flood asked for.
     """
-    app = apps.ours_remote(signer.algorithm, server.url(FLOOD_PATH), cooldown=cooldown, refresh_interval=3600.0)
+    app = apps.ours_remote(signer.algorithm, server.url + FLOOD_PATH, cooldown=cooldown, refresh_interval=3600.0)
     n = plan.warmup + plan.calls * plan.reps
     items = [bearer_headers(signer.mint(f"flood-{i}", kid=secrets.token_hex(8))) for i in range(n)]
     return Variant(label=UNKNOWN_KID, app=app, feed=Feed.fresh(items, plan), base=BARE, expect=401)
@@ -452,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = None
         if ours:
             # A real server on 127.0.0.1, started before anything is timed and stopped on the way out.
-            server = stack.enter_context(remote.JWKSServer({"keys": [rs256.jwk(KID)]}))
+            server = stack.enter_context(remote.jwks_server({"keys": [rs256.jwk(KID)]}))
             flood = unknown_kid_row(rs256, server, plan, budgets["unknown_kid"]["cooldown"])
             variants.insert(next(i for i, v in enumerate(variants) if v.label == EXPIRED) + 1, flood)
             refresh_token = rs256.mint("refresh", kid=KID)
