@@ -6,6 +6,7 @@ jwt-probe https://staging.example.com/orders --token "$TOKEN" --jwks-url https:/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -209,8 +210,10 @@ async def run_cli(
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage error (or --help/--version)
+        # argparse prints usage errors, --help and --version itself, to sys.stdout/sys.stderr: send them to ours.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:
         return int(exc.code or 0)
     fail_on = Severity.from_label(args.fail_on)
     progress = ProgressBar(err)

@@ -39,6 +39,12 @@ def forgot_dependency(signer: Signer) -> FastAPI:
     def report(report_id: int, credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)]) -> dict[str, Any]:
         return {"report": report_id}  # the mistake: Depends(bearer), not Depends(current_user)
 
+    @app.post("/admin/reports/{report_id}/archive")
+    def archive(
+        report_id: int, credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)]
+    ) -> dict[str, Any]:
+        return {"archived": report_id}  # the same mistake, on a method the probe sends only with --unsafe-methods
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
