@@ -105,10 +105,6 @@ class PoliteClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.aclose()
 
-    @property
-    def remaining(self) -> int:
-        return self._max_requests - self.sent
-
     async def send(self, method: str, url: str, *, token: str | None = None) -> Answer | None:
         """One request with `token` as a bearer token (none if None); None when no answer came."""
         if origin_of(url) not in self._allowed:

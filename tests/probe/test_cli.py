@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from jwt_middleware import __version__
 from jwt_middleware.probe import main
 
 from ..conftest import make_app, signer_for
@@ -60,6 +62,14 @@ def test_the_console_script_is_declared() -> None:
     assert script.load() is main
 
 
+def test_python_m_runs_the_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["jwt-probe", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("jwt_middleware.probe", run_name="__main__")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"jwt-probe {__version__}\n"
+
+
 def test_main_runs_its_own_event_loop(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("jwt-probe ")
@@ -82,6 +92,7 @@ def test_main_runs_its_own_event_loop(capsys: pytest.CaptureFixture[str]) -> Non
         (["http://127.0.0.1:9/x", "--token", "T", "--expired-token", "T"], "--expired-token: replay() needs"),
         (["http://127.0.0.1:9/x", "--token", "T", "--openapi", "http://example.com/o.json"], "--openapi must be on"),
         (["http://127.0.0.1:9/x", "--token", "T", "--jwks-url", "http://127.0.0.1:9/j"], "--jwks-url: no answer"),
+        (["http://127.0.0.1:9/x", "--token", "eyJ0eXAiOiJKV1QifQ.e30.c2ln"], "--token cannot be forged from"),
     ],
 )
 async def test_usage_errors_exit_2_and_say_why(argv: list[str], message: str) -> None:

@@ -155,3 +155,62 @@ async def test_a_real_server_sees_the_user_agent() -> None:
     assert run.code == 0
     assert set(seen) == {USER_AGENT}
     assert len(seen) == 10
+
+
+async def test_a_long_refusal_is_read_only_so_far() -> None:
+    body = b"x" * (200 * 1024) + b"Traceback (most recent call last)"  # past what the probe reads: not seen
+    ids, _, _ = await _probe_mock(lambda r: httpx.Response(401, headers=CHALLENGE, content=body))
+    assert ids == set()
+
+
+async def test_no_answer_without_a_token_fails_the_baseline() -> None:
+    token = signer_for("HS256").token()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if "authorization" not in request.headers:
+            raise httpx.ConnectError("reset", request=request)
+        return httpx.Response(200)
+
+    run = await run_probe(TARGET, "--token", token, "--rate", "0", transport=httpx.MockTransport(handle))
+    assert run.code == 2
+    assert "no answer from http://api.test/orders without a token" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "note"),
+    [(b"<html>docs</html>", "no OpenAPI document"), (b'{"openapi": "3.1.0"}', "no OpenAPI document")],
+)
+async def test_an_openapi_json_that_is_not_a_document_is_noted(document: bytes, note: str) -> None:
+    token = signer_for("HS256").token()
+    seen: list[httpx.Request] = []
+    refuse = lambda r: httpx.Response(401, headers=CHALLENGE)  # noqa: E731
+    inner = _api(token, refuse, seen)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/openapi.json":
+            return httpx.Response(200, content=document)
+        return inner.handle_request(request)
+
+    run = await run_probe(
+        TARGET, "--token", token, "--rate", "0", "--format", "json", transport=httpx.MockTransport(handle)
+    )
+    assert run.code == 0
+    assert note in run.report["notes"][0]
+
+
+async def test_replays_without_an_answer_are_counted() -> None:
+    signer = signer_for("HS256")
+    token, expired = signer.token(), signer.token(exp=1, iat=0)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") == f"Bearer {expired}":
+            raise httpx.ReadTimeout("slow", request=request)
+        if request.headers.get("authorization") == f"Bearer {token}":
+            return httpx.Response(200)
+        return httpx.Response(401, headers=CHALLENGE)
+
+    argv = ["--token", token, "--rate", "0", "--no-openapi", "--format", "json"]
+    argv += ["--expired-token", expired, "--foreign-token", expired]
+    run = await run_probe(TARGET, *argv, transport=httpx.MockTransport(handle))
+    assert (run.code, run.finding_ids) == (0, set())
+    assert run.report["summary"]["no_answer"] == 2

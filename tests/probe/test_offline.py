@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from jwt_middleware.probe.battery import equivalent
+from jwt_middleware.probe.findings import check
 from jwt_middleware.probe.offline import decode_unverified, lifetime_issues, personal_claims, weak_secret, weak_secrets
 
 from ..conftest import b64url, signer_for
@@ -36,7 +38,7 @@ def test_a_random_secret_or_an_asymmetric_token_is_not_flagged() -> None:
     assert weak_secret(signer_for("HS256").token()) is None
     assert weak_secret(signer_for("ES256").token()) is None
     head, payload, _ = signer_for("HS256").token().split(".")
-    assert weak_secret(f"{head}.{payload}.!!!") is None  # a signature that is not base64url
+    assert weak_secret(f"{head}.{payload}.abcde") is None  # a signature that is not base64url
 
 
 def test_the_list_is_read_from_package_data() -> None:
@@ -66,3 +68,18 @@ def test_personal_data_claims() -> None:
 def test_decode_unverified_refuses_what_is_not_a_jws_of_objects(token: str) -> None:
     with pytest.raises(ValueError, match=r"JWS|base64url JSON|JSON objects"):
         decode_unverified(token)
+
+
+def test_equivalent_spellings_of_a_token() -> None:
+    token = signer_for("HS256").token()
+    head, payload, signature = token.split(".")
+    assert equivalent(f"{head}.{payload}.{signature}==", token)  # padding: the same bytes
+    assert not equivalent(f"{head}.{payload}", token)  # a segment fewer
+    assert not equivalent(f"{head}.{payload}.{signature[:-2]}", token)  # other bytes
+    assert not equivalent(f"{head}.{payload}.abcde", token)  # not base64url at all
+
+
+def test_an_unknown_check_id_is_a_bug() -> None:
+    assert check("forgery-accepted.some-future-class").id == "forgery-accepted.other"
+    with pytest.raises(KeyError):
+        check("no-such-check")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from jwt_middleware.probe.openapi import operations
 
 from ..conftest import make_app, signer_for
+from ..live_server import serve
 from . import fastapi_apps
-from .helpers import probe
+from .helpers import probe, run_probe
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +27,9 @@ def test_operations_and_their_security() -> None:
                 "get": {},
                 "delete": {"security": []},
             },
-            "/users/{name}/{tab}": {"get": {"parameters": [{"name": "name", "in": "path", "type": "string"}]}},
+            "/users/{name}/{tab}": {
+                "get": {"parameters": [{"name": "q", "in": "query"}, {"name": "name", "in": "path", "type": "string"}]}
+            },
             "/reports/{kind}": {"get": {"parameters": [{"name": "kind", "in": "path", "schema": {"enum": ["a b"]}}]}},
             "/docs/{page}": {"get": {"parameters": [{"name": "page", "in": "path", "schema": {"example": "x/y"}}]}},
             "/optional": {"get": {"security": [{}]}},
@@ -79,11 +84,16 @@ async def test_an_explicit_openapi_url_must_answer() -> None:
 async def test_a_document_behind_the_token_is_read_with_it() -> None:
     signer = signer_for("HS256")
     document = {"openapi": "3.1.0", "paths": {"/orders": {"get": {"security": [{"bearer": []}]}}}}
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
     app = make_app(algorithms=["HS256"], key=signer.public)
     app.router.routes.insert(0, Route("/openapi.json", lambda request: JSONResponse(document)))
     run = await probe(app, "--token", signer.token(), "--format", "json")
     assert (run.code, run.finding_ids) == (0, set()), run.stdout
     assert run.report["summary"]["operations"] == 1
+
+
+async def test_an_explicit_openapi_url_that_fails_exits_2() -> None:
+    signer = signer_for("HS256")
+    async with serve(make_app(algorithms=["HS256"], key=signer.public, exempt=["/nope.json"])) as base:
+        run = await run_probe(f"{base}/orders", "--token", signer.token(), "--openapi", f"{base}/nope.json")
+    assert run.code == 2
+    assert "did not answer 200 with an OpenAPI document" in run.stderr

@@ -11,12 +11,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from jwt_middleware.probe import CHECKS, Severity
+from jwt_middleware.probe import CHECKS, ProbeOptions, Severity, run
 from jwt_middleware.probe.json_report import schema
 from jwt_middleware.probe.redact import redact
 from jwt_middleware.probe.text import ProgressBar
 
-from ..conftest import signer_for
+from ..conftest import make_app, signer_for
+from ..live_server import serve
 from . import vulnerable_apps
 from .helpers import expired_token, foreign_token, pem_file, probe
 
@@ -155,3 +156,13 @@ def test_progress_bar_draws_only_on_a_terminal() -> None:
     assert "[###############...............]  150/300 alg-none" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r")
     assert pipe.getvalue() == ""
+
+
+async def test_run_is_usable_without_the_command_line() -> None:
+    """`run()` is public: a caller that draws no progress bar passes none."""
+    signer = signer_for("HS256")
+    async with serve(make_app(algorithms=["HS256"], key=signer.public)) as base:
+        report = await run(ProbeOptions(url=f"{base}/orders", token=signer.token(), rate=0, max_requests=30))
+    assert report.worst is None
+    assert report.requests == 30
+    assert not report.complete
