@@ -10,6 +10,7 @@ from .runner import Report
 __all__ = ["ProgressBar", "render_text", "summary_line"]
 
 _WIDTH = 30
+_CLASSES_SHOWN = 4
 
 
 class ProgressBar:
@@ -37,9 +38,10 @@ def summary_line(report: Report, *, fail_on: Severity, exit_code: int) -> str:
     found = ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "nothing"
     skipped = f", {report.skipped} skipped (cannot travel in an HTTP header)" if report.skipped else ""
     stopped = " (stopped early: --max-requests)" if not report.complete else ""
+    operations = f", {report.operations} OpenAPI operation(s) checked" if report.operations else ""
     return (
         f"summary: {len(report.findings)} finding(s): {found}; {report.requests} requests{stopped}, "
-        f"{report.forgeries_sent} forgeries sent{skipped}, {report.no_answer} unanswered, in "
+        f"{report.forgeries_sent} forgeries sent{skipped}{operations}, {report.no_answer} unanswered, in "
         f"{report.duration:.1f} s; exit {exit_code} (--fail-on {fail_on.label})"
     )
 
@@ -55,11 +57,16 @@ def render_text(report: Report, *, fail_on: Severity, exit_code: int) -> str:
         lines += [
             "",
             f"[{check.severity.label.upper()}] {check.id}: {check.title}",
-            f"  target: {finding.target}; seen {finding.count} time(s); classes: {', '.join(finding.classes)}",
+            f"  target: {finding.target}; seen {finding.count} time(s) in {len(finding.classes)} class(es)",
         ]
-        for example in finding.examples:
+        # One example per class, for the first few classes: the JSON and SARIF reports carry the rest.
+        classes = finding.classes
+        for attack in classes[:_CLASSES_SHOWN]:
+            example = next(e for e in finding.examples if e.attack == attack)
             status = f" -> {example.status}" if example.status is not None else ""
             lines += [f"  - {example.name}: {example.sent}{status}", f"      {example.why}"]
+        if len(classes) > _CLASSES_SHOWN:
+            lines.append(f"  - and {len(classes) - _CLASSES_SHOWN} more classes (see --format json)")
         lines += [f"  reference: {check.reference}", f"  fix: {check.fix}"]
     lines += ["", summary_line(report, fail_on=fail_on, exit_code=exit_code)]
     return "\n".join(lines) + "\n"

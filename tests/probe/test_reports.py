@@ -18,7 +18,7 @@ from jwt_middleware.probe.text import ProgressBar
 
 from ..conftest import make_app, signer_for
 from ..live_server import serve
-from . import vulnerable_apps
+from . import fastapi_apps, vulnerable_apps
 from .helpers import expired_token, foreign_token, pem_file, probe
 
 pytestmark = pytest.mark.anyio
@@ -166,3 +166,23 @@ async def test_run_is_usable_without_the_command_line() -> None:
     assert report.worst is None
     assert report.requests == 30
     assert not report.complete
+
+
+async def test_text_report_shows_a_few_classes_and_counts_the_rest(tmp_path: Path) -> None:
+    signer = signer_for("RS256")
+    run = await probe(
+        vulnerable_apps.exception_echoed(signer), "--token", signer.token(), "--public-key", pem_file(signer, tmp_path)
+    )
+    block = run.stdout.split("[MEDIUM] error-text-leaked:")[1].split("\n\n")[0].splitlines()
+    examples = [line for line in block if line.startswith("  - ")]
+    assert len(examples) == 5  # four classes, one example each, then the count of the others
+    assert examples[-1].startswith("  - and ")
+    assert examples[-1].endswith(" more classes (see --format json)")
+    assert "exit 0 (--fail-on high)" in run.stdout  # medium is under the default threshold
+
+
+async def test_text_summary_counts_openapi_operations() -> None:
+    signer = signer_for("RS256")
+    run = await probe(fastapi_apps.forgot_dependency(signer), "--token", signer.token())
+    assert ", 4 OpenAPI operation(s) checked," in run.stdout.splitlines()[-1]
+    assert "[CRITICAL] unprotected-operation:" in run.stdout
