@@ -156,6 +156,14 @@ def _leaks(answer: Answer, token: str | None) -> list[tuple[str, str]]:
     return problems
 
 
+def _scrub(text: str, token: str) -> str:
+    """`text` with any long segment of `token` replaced: a server's message may quote it, our output must not."""
+    for part in token.split("."):
+        if len(part) >= _MIN_ECHO:
+            text = text.replace(part, "<token>")
+    return text
+
+
 def _refusal_problems(answer: Answer, token: str | None, baseline_status: int) -> list[tuple[str, str]]:
     """What is wrong with an answer that did not accept the token (status, challenge, body)."""
     problems: list[tuple[str, str]] = []
@@ -171,6 +179,8 @@ def _refusal_problems(answer: Answer, token: str | None, baseline_status: int) -
 
 
 class _Run:
+    """The state of one run: the options, the client, the report being filled, and each step as a method."""
+
     def __init__(self, options: ProbeOptions, client: PoliteClient, progress: Progress | None) -> None:
         self.options = options
         self.client = client
@@ -245,8 +255,10 @@ class _Run:
         if valid is None:
             raise BaselineFailed(f"no answer from {self.options.url} with the valid token")
         if not 200 <= valid.status < 300:
+            challenge = _scrub(valid.headers.get("www-authenticate", ""), self.options.token)
+            why = f" (WWW-Authenticate: {challenge[:200]})" if challenge else ""
             raise BaselineFailed(
-                f"the valid token got {valid.status}, not a 2xx: is it still valid, and meant for this endpoint?"
+                f"the valid token got {valid.status}{why}, not a 2xx: is it still valid, and meant for this endpoint?"
             )
         self.report.baseline_status = valid.status
         missing = await self.send(None)
@@ -406,8 +418,11 @@ async def run(
             await probe.replays()
             await probe.fire(battery)
             if document is not None:
+                # One forgery per operation: the valid token with a bit of its signature flipped, which no
+                # verifier may accept, so a 2xx means the route checked nothing.
                 tampered = battery.classes.get("signature-tampering", [])
-                await probe.operations(document, tampered[-1] if tampered else None)
+                flipped = next((f for f in tampered if f.name == "signature-bit-flip-last"), None)
+                await probe.operations(document, flipped)
         except BudgetExhausted:
             probe.report.complete = False
             probe.report.notes.append(f"stopped after --max-requests {options.max_requests} requests")

@@ -104,7 +104,6 @@ def render_sarif(report: Report, *, artifact: str, exit_code: int) -> str:
                         "name": "jwt-probe",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": "https://pypi.org/project/jwt_middleware/",
                         "rules": rules,
                     }
                 },

@@ -107,7 +107,29 @@ async def test_a_token_the_endpoint_refuses_fails_the_baseline() -> None:
     other = keyed_signer("not-the-apps-key", "ES256")
     run = await probe(make_app(algorithms=["ES256"], key=signer_for("ES256").public), "--token", other.token())
     assert run.code == 2
-    assert "baseline failed: the valid token got 401, not a 2xx" in run.stderr
+    assert (
+        'baseline failed: the valid token got 401 (WWW-Authenticate: Bearer realm="api", error="invalid_token"'
+        in run.stderr
+    )
+    assert other.token().split(".")[1] not in run.stderr
+
+
+async def test_the_baseline_never_prints_a_token_the_server_quotes() -> None:
+    signer = signer_for("HS256")
+    token = signer.token()
+    quoting = Starlette(
+        routes=[
+            Route(
+                "/orders",
+                lambda request: JSONResponse(
+                    {}, 401, headers={"WWW-Authenticate": f'Bearer error_description="bad {token}"'}
+                ),
+            )
+        ]
+    )
+    run = await probe(quoting, "--token", token)
+    assert run.code == 2
+    assert 'error_description="bad <token>.<token>.<token>"' in run.stderr
 
 
 async def test_an_unprotected_endpoint_fails_the_baseline() -> None:
@@ -166,3 +188,10 @@ async def test_a_key_url_that_is_not_json_or_fails_exits_2() -> None:
     assert (garbage.code, failing.code) == (2, 2)
     assert "did not answer JSON" in garbage.stderr
     assert "answered 500" in failing.stderr
+
+
+def test_scrubbing_replaces_only_segments_long_enough_to_be_the_tokens() -> None:
+    from jwt_middleware.probe.runner import _scrub
+
+    token = "eyJhbGciOiJub25lIn0.e30.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    assert _scrub("got eyJhbGciOiJub25lIn0.e30.c2lnbmF0dXJlLXNpZ25hdHVyZQ", token) == "got <token>.e30.<token>"
