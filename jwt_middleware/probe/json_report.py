@@ -52,6 +52,7 @@ def as_dict(report: Report, *, fail_on: Severity, exit_code: int) -> dict[str, A
             "worst": worst.label if worst is not None else None,
             "requests": report.requests,
             "no_answer": report.no_answer,
+            "throttled": report.throttled,
             "forgeries_sent": report.forgeries_sent,
             "forgeries_skipped": report.skipped,
             "operations": report.operations,

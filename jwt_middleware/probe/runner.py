@@ -105,6 +105,7 @@ class Report:
     missing_status: int = 0
     requests: int = 0
     no_answer: int = 0
+    throttled: int = 0  # answers 429 Too Many Requests: not a verdict on the token
     forgeries_sent: int = 0
     skipped: int = 0
     operations: int = 0
@@ -297,6 +298,9 @@ class _Run:
     # --- the hostile requests -------------------------------------------------------------------------------
 
     def judge(self, token: str, answer: Answer, *, name: str, attack: str, accepted_check: str) -> None:
+        if answer.status == 429:  # a rate limiter answered, not the verifier: nothing to judge
+            self.report.throttled += 1
+            return
         if answer.status == self.report.baseline_status:
             if accepted_check.startswith("forgery-accepted.") and equivalent(token, self.options.token):
                 accepted_check = "token-malleable"
@@ -428,5 +432,9 @@ async def run(
             probe.report.notes.append(f"stopped after --max-requests {options.max_requests} requests")
         probe.report.requests = client.sent
         probe.report.no_answer = client.failures
+        if probe.report.throttled:
+            probe.report.notes.append(
+                f"{probe.report.throttled} answers were 429 Too Many Requests and could not be judged: lower --rate"
+            )
     probe.report.duration = time.monotonic() - started
     return probe.report

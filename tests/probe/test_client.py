@@ -214,3 +214,14 @@ async def test_replays_without_an_answer_are_counted() -> None:
     run = await run_probe(TARGET, *argv, transport=httpx.MockTransport(handle))
     assert (run.code, run.finding_ids) == (0, set())
     assert run.report["summary"]["no_answer"] == 2
+
+
+async def test_a_rate_limiters_429_is_counted_not_judged() -> None:
+    ids, report, _ = await _probe_mock(lambda r: httpx.Response(429, headers={"Retry-After": "1"}))
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert ids == set()  # neither a wrong status nor a missing challenge: the verifier never saw these
+    assert summary["throttled"] == summary["forgeries_sent"] > 250
+    assert report["notes"] == [
+        f"{summary['throttled']} answers were 429 Too Many Requests and could not be judged: lower --rate"
+    ]
