@@ -10,8 +10,8 @@ import jwt
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
-from ..conftest import AUDIENCE, Signer
-from .vulnerable_apps import CHALLENGE, strict
+from ..conftest import AUDIENCE
+from .vulnerable_apps import CHALLENGE, Signer, strict
 
 __all__ = ["FASTAPI_TUTORIAL_SECRET", "fastapi_http_bearer_jwks", "fastapi_oauth2_password_bearer", "forgot_dependency"]
 

@@ -13,8 +13,8 @@ import httpx
 
 from jwt_middleware.probe import run_cli
 
-from ..conftest import Signer
 from ..live_server import serve
+from .vulnerable_apps import Signer
 
 __all__ = ["Run", "expired_token", "foreign_token", "pem_file", "probe", "run_probe"]
 

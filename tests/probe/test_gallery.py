@@ -14,11 +14,12 @@ from typing import Any
 import jwt
 import pytest
 
-from ..conftest import AUDIENCE, ISSUER, Signer, make_app, signer_for
+from ..conftest import AUDIENCE, ISSUER, make_app, signer_for
 from ..jwks_server import JWKSServer, jwk_of, keyed_signer
 from ..live_server import serve
 from . import fastapi_apps, vulnerable_apps
 from .helpers import expired_token, foreign_token, pem_file, probe, run_probe
+from .vulnerable_apps import Signer
 
 pytestmark = pytest.mark.anyio
 

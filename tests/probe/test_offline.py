@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import time
@@ -12,7 +13,12 @@ from jwt_middleware.probe.battery import equivalent
 from jwt_middleware.probe.findings import check
 from jwt_middleware.probe.offline import decode_unverified, lifetime_issues, personal_claims, weak_secret, weak_secrets
 
-from ..conftest import b64url, signer_for
+from ..conftest import signer_for
+
+
+def b64url(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from starlette.applications import Starlette
@@ -19,11 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..conftest import AUDIENCE, ISSUER, Signer
+from ..conftest import AUDIENCE, ISSUER
 
 __all__ = [
     "CHALLENGE",
     "WEAK_SECRET",
+    "Signer",
     "algorithm_from_header",
     "claims_unchecked",
     "exception_echoed",
@@ -34,6 +35,17 @@ __all__ = [
     "strict",
     "weak_secret",
 ]
+
+
+class Signer(Protocol):
+    """What the gallery needs of a test signer (tests/conftest.py's today): only these, so a new kit fits too."""
+
+    alg: str
+    public: Any
+    public_pem: bytes | None
+
+    def token(self, **claims: Any) -> str: ...
+
 
 # A tutorial placeholder that people paste and ship; long enough that PyJWT does not warn about it.
 WEAK_SECRET = "your-very-secure-secret-at-least-32-chars-long"
