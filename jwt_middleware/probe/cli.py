@@ -121,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='"Name: value"',
         help="an extra header for every request, e.g. an API gateway key (repeatable)",
     )
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="report format")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (default); json, described by jwt_middleware/probe/report.schema.json; or sarif (SARIF 2.1.0)",
+    )
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (default: stdout)")
     parser.add_argument(
         "--sarif-artifact",

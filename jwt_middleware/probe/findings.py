@@ -105,7 +105,7 @@ CHECKS: dict[str, Check] = {
             "header-tampering",
             "A token whose header was changed under the original signature was accepted",
             "RFC 7515 section 4.1.1; RFC 8725 section 3.1",
-            f"{_VERIFY}; {_PIN_ALGORITHMS[0].lower()}{_PIN_ALGORITHMS[1:]}.",
+            f"{_VERIFY}, and pass an explicit allow-list of algorithms (e.g. algorithms=['RS256']).",
         ),
         _forgery(
             "algorithm-confusion",
