@@ -225,8 +225,9 @@ class _Run:
 
     # --- keys, baseline, OpenAPI document ----------------------------------------------------------------
 
-    async def fetch_json(self, url: str, *, what: str, token: str | None = None) -> Any:
-        answer = await self.client.send("GET", url, token=token)
+    async def fetch_json(self, url: str, *, what: str) -> Any:
+        """A 200 JSON answer from `url` (a key set or discovery document), or a UsageError naming `what`."""
+        answer = await self.client.send("GET", url)
         if answer is None:
             raise UsageError(f"{what}: no answer from {url}")
         if answer.status != 200:
