@@ -22,7 +22,10 @@ SIGNER = signer_for("ES256")
 
 
 class CountingKeys:
-    """A `KeySource` over static keys that counts signature checks: each full verification makes exactly one."""
+    """A `KeySource` that counts signature checks (each full verification makes exactly one), and whose keys a
+    test can replace, as a refresh would: hence `remote`, so that cache hits check the key is still there."""
+
+    remote = True
 
     def __init__(self, signer: Signer) -> None:
         self.checks = 0
