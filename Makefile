@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-smoke bench-e2e clean
+.PHONY: demo test lint bench bench-smoke bench-e2e bench-instr clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench: $(BENCH_STAMP)
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/mypy benchmarks
 	$(BIN)/python -m benchmarks.run --smoke
+
+# CPU instructions per request under valgrind's callgrind: deterministic, so CI holds these budgets.
+# BENCH_INSTR_ARGS=--enforced-only (CI) fails only on the budgets budgets.toml marks as enforced.
+bench-instr: $(BENCH_STAMP)
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind (as root)"; exit 2; }
+	$(BIN)/python -m benchmarks.instructions $(BENCH_INSTR_ARGS)
 
 bench-e2e: $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk (as root)"; exit 2; }

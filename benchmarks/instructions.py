@@ -298,6 +298,7 @@ def _total(dump: Path) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    id: str  # what budgets.toml's `enforced` list names
     name: str
     value: float
     limit: float
@@ -312,7 +313,7 @@ class Check:
         op = ">=" if self.at_least else "<="
         value = f"{self.value / 1000:.1f}k" if self.unit == "k" else f"{self.value:.2f}x"
         limit = f"{self.limit / 1000:.1f}k" if self.unit == "k" else f"{self.limit:.2f}x"
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {value} (budget {op} {limit})"
+        return f"{'PASS' if self.ok else 'FAIL'}  [{self.id}] {self.name}: {value} (budget {op} {limit})"
 
 
 def checks(per_call: dict[str, float], budgets: dict[str, Any]) -> list[Check]:
@@ -320,12 +321,14 @@ def checks(per_call: dict[str, float], budgets: dict[str, Any]) -> list[Check]:
     layer = per_call["do-nothing ASGI layer, /health"] - per_call["bare Starlette app, /health"]
     result = [
         Check(
+            "exempt",
             "exempt path over bare /health, vs a do-nothing ASGI layer + allowance",
             per_call["ours, exempt /health"] - per_call["bare Starlette app, /health"],
             layer + budgets["exempt_over_do_nothing_layer"],
         ),
-        Check("distinct garbage token vs bare app", per_call["ours, distinct garbage tokens (401)"], bare),
+        Check("garbage", "distinct garbage token vs bare app", per_call["ours, distinct garbage tokens (401)"], bare),
         Check(
+            "hostile",
             "hostile unsigned payload vs a refused token of the same size",
             per_call["ours, hostile unsigned payload, 6 KB (401)"] / per_call["ours, bad signature, same size (401)"],
             budgets["hostile_max_ratio"],
@@ -336,21 +339,29 @@ def checks(per_call: dict[str, float], budgets: dict[str, Any]) -> list[Check]:
         floor = per_call[f"{alg} floor: signature check alone"] - harness
         result += [
             Check(
+                f"cached-{alg}",
                 f"{alg} cached token over bare",
                 per_call[f"{alg} ours, cached token"] - bare,
                 budgets["cached_over_bare"],
             ),
             Check(
+                f"fresh-{alg}",
                 f"{alg} fresh token over bare, without the signature",
                 per_call[f"{alg} ours, fresh tokens"] - bare - floor,
                 budgets["fresh_without_signature"],
             ),
         ]
-    depends = per_call["RS256 FastAPI Depends(HTTPBearer) + jwt.decode, fresh"] - per_call["bare FastAPI app"]
-    ours = per_call["RS256 ours, fresh tokens"] - bare
+    # The signature check is the same work on both sides (both call cryptography), and on its own it would cap
+    # the ratio near 3x whatever either side did: compare the work around it.
+    rs256_floor = per_call["RS256 floor: signature check alone"] - harness
+    depends = (
+        per_call["RS256 FastAPI Depends(HTTPBearer) + jwt.decode, fresh"] - per_call["bare FastAPI app"] - rs256_floor
+    )
+    ours = per_call["RS256 ours, fresh tokens"] - bare - rs256_floor
     result.append(
         Check(
-            "RS256 fresh: Depends(HTTPBearer) + jwt.decode overhead / ours",
+            "versus-depends",
+            "RS256 fresh: Depends(HTTPBearer) + jwt.decode overhead / ours, both without the signature",
             depends / ours,
             budgets["min_factor_vs_fastapi_depends"],
             unit="x",
@@ -374,6 +385,9 @@ def print_table(per_call: dict[str, float]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer calls; report budgets without enforcing them")
+    parser.add_argument(
+        "--enforced-only", action="store_true", help="fail only on the budgets budgets.toml lists as enforced (CI)"
+    )
     parser.add_argument("--calls", type=int, default=None, help="measured calls per row (default 200, quick 40)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -386,10 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(per_call)
     budgets = tomllib.loads(BUDGETS.read_text())["instructions"]
     results = checks(per_call, budgets)
+    enforced = set(budgets["enforced"]) if args.enforced_only else {c.id for c in results}
     print(f"\nInstruction budgets (budgets.toml [instructions]){', reported only: --quick' if args.quick else ''}")
     for check in results:
-        print(check.line())
-    return 0 if args.quick or all(c.ok for c in results) else 1
+        print(check.line() + ("" if check.id in enforced else "  (not enforced)"))
+    return 0 if args.quick or all(c.ok for c in results if c.id in enforced) else 1
 
 
 if __name__ == "__main__":
