@@ -144,12 +144,7 @@ class Verifier:
             refused = self.cache.refusal(token)
             if refused is not None:
                 raise refused
-            try:
-                verified = await self._verify_uncached(token, now)
-            except InvalidToken as exc:
-                self.cache.remember_refusal(token, exc)
-                raise
-            self.cache.remember(token, verified)
+            verified = self.cache.remember(token, await self._verify_uncached(token, now))
         elif not verified.valid_from <= now < verified.valid_until:
             self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)
         if self._is_revoked is not None and await self._is_revoked(MappingProxyType(verified.claims_for_request())):
@@ -185,10 +180,16 @@ class Verifier:
                 raise
             keys = refreshed
             key = verify_signature(jws, keys)
-        if claims is None:
-            claims = decode_payload(jws)
-            self._claims.check_issuer(claims, issuer.name)
-        valid_from, valid_until = self._claims.check(claims, issuer.audiences, now)
+        try:
+            if claims is None:
+                claims = decode_payload(jws)
+                self._claims.check_issuer(claims, issuer.name)
+            valid_from, valid_until = self._claims.check(claims, issuer.audiences, now)
+        except InvalidToken as exc:
+            # Remembered only past the signature check, the work a retry is spared; a refusal before it costs less
+            # to repeat than to remember, and a flood of distinct garbage would only churn the memory.
+            self.cache.remember_refusal(token, exc)
+            raise
         credentials = ("authenticated", *scopes_of(claims))
         return Verified(claims, credentials, issuer, keys, key, valid_from, valid_until, *_containers(claims))
 

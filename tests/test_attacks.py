@@ -86,6 +86,7 @@ class Answer:
 def _jwk_for(signer: Signer) -> dict[str, Any]:
     """The middleware's key as a JWK carrying a `kid` and an `alg`, so key choice goes through the kid index."""
     if signer.alg.startswith("HS"):
+        assert isinstance(signer.public, bytes)
         jwk: dict[str, Any] = {"kty": "oct", "k": b64url(signer.public)}
     else:
         algorithm = jwt.get_algorithm_by_name(signer.alg)
@@ -99,11 +100,11 @@ def _battery_for(signer: Signer, key_form: str) -> tuple[str, dict[str, Any], li
     if key_form == "jwk":
         jwk = _jwk_for(signer)
         token = signer.token(headers={"kid": KID})
-        options = {"algorithms": [signer.alg], "key": jwk}
+        options: dict[str, Any] = {"algorithms": [signer.alg], "key": jwk}
         forgeries = forge(token, jwks={"keys": [jwk]} if asymmetric else None, signing_key=signer.private)
     else:
         token = signer.token()
-        options = {"algorithms": [signer.alg], "key": signer.public}
+        options = {"algorithms": [signer.alg], "key": signer.public}  # the annotation above covers both
         forgeries = forge(token, public_key=signer.public_pem if asymmetric else None, signing_key=signer.private)
     return token, options, forgeries
 
@@ -315,8 +316,8 @@ def test_forge_takes_the_public_key_in_every_form(form: str) -> None:
     signer = signer_for("ES256")
     assert signer.public_pem is not None
     jwk = {**json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.public)), "kid": "k"}
-    private_jwk = json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.private))
-    given: dict[str, Any] = {
+    private_jwk: dict[str, Any] = json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.private))
+    forms: dict[str, dict[str, Any]] = {
         "pem-bytes": {"public_key": signer.public_pem},
         "pem-str": {"public_key": signer.public_pem.decode()},
         "public-key-object": {"public_key": signer.public},
@@ -324,7 +325,8 @@ def test_forge_takes_the_public_key_in_every_form(form: str) -> None:
         "jwks": {"jwks": {"keys": [jwk]}},
         # Secrets, unparsable keys and non-objects are passed over; a private JWK is used by its public half.
         "jwks-with-junk": {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}, {"kty": "EC"}, 7, private_jwk]}},
-    }[form]
+    }
+    given = forms[form]
     confusion = [f for f in forge(signer.token(), **given) if f.attack == "algorithm-confusion"]
     assert confusion
     if form == "jwks":

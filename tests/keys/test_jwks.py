@@ -10,8 +10,8 @@ import gzip
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Literal
 
 import anyio
 import httpx
@@ -24,6 +24,7 @@ from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.fetch import MAX_BODY_BYTES, JWKSOptions, _max_age, refresh_interval, url_problem
 from jwt_middleware.keys.jwks import JWKSKeys
 from jwt_middleware.testing import LocalServer
+from jwt_middleware.testing.server import Mode
 
 from ..conftest import AUDIENCE, ISSUER, Signer, bearer, client_for, make_app, whoami
 from ..helpers import eventually, hits_reach, jwk_of, keyed_signer, status, status_becomes
@@ -148,7 +149,7 @@ async def test_a_flood_of_unknown_kids_costs_one_fetch_per_cooldown(server: Loca
 
 @pytest.mark.parametrize("mode", ["500", "hang", "garbage", "empty", "huge", "redirect", "down"])
 async def test_an_outage_keeps_the_last_good_keys(
-    server: LocalServer, k1: Signer, mode: str, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, mode: Mode | Literal["down"], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=0.1, jwks_cooldown=0.1, jwks_timeout=0.3)
@@ -373,7 +374,10 @@ def _jwks_body(*signers: Signer) -> bytes:
 
 
 async def _with_transport(
-    handler: Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]], token: str, **options: Any
+    handler: Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]],
+    token: str,
+    **options: Any,
 ) -> tuple[int, httpx.AsyncClient]:
     http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     app = remote_app("https://idp.test/jwks.json", http_client=http_client, **{**FAST, **options})
@@ -463,10 +467,10 @@ async def test_a_bad_answer_is_refused(
 
 
 async def test_transport_errors_and_surprises_are_survived(k1: Signer, caplog: pytest.LogCaptureFixture) -> None:
-    answers = iter(["ok", "connect", "boom"])
+    answers = ["ok", "connect", "boom"]
 
     def handler(request: httpx.Request) -> httpx.Response:
-        answer = next(answers, "ok")
+        answer = answers.pop(0) if answers else "ok"
         if answer == "connect":
             raise httpx.ConnectError("refused", request=request)
         if answer == "boom":
@@ -479,7 +483,7 @@ async def test_transport_errors_and_surprises_are_survived(k1: Signer, caplog: p
         async with LifespanManager(app) as manager, client_for(manager.app) as client:
 
             async def passes() -> bool:
-                return answers.__length_hint__() == 0 and await status(client, k1.token()) == 200
+                return not answers and await status(client, k1.token()) == 200
 
             await eventually(passes)
     # The caller's client is the caller's to close: the middleware used it and left it open.
