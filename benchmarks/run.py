@@ -1,7 +1,11 @@
 """In-process benchmark of jwt_middleware against the bare app, the raw signature check and the usual alternatives.
 
-python -m benchmarks.run            # the full run; checks benchmarks/budgets.toml and exits 1 on a miss
+python -m benchmarks.run            # the full run: the wall-clock table users read, and budgets.toml's checks
 python -m benchmarks.run --smoke    # a few hundred calls per row: proves the scripts work, enforces nothing
+
+Wall-clock ratios are reported, never enforced: on a shared 2-core machine they vary by tens of percent. The
+instruction budgets of `python -m benchmarks.instructions` (`make bench-instr`) are what CI holds. A miss here
+fails the run only for facts of the run: JWKS fetches counted during the unknown-kid flood, and cache memory.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import gc
 import importlib.metadata
 import json
@@ -41,6 +46,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 BUDGETS = Path(__file__).with_name("budgets.toml")
+CONTROL = "control: the bare Starlette app again"
 BARE, BARE_HEALTH, BARE_FASTAPI = "bare Starlette app", "bare Starlette app, /health", "bare FastAPI app"
 EXEMPT, GARBAGE, EXPIRED = "ours, exempt /health", "ours, garbage token (401)", "ours, expired token (401)"
 FLOOR, OURS_REPEATED, OURS_FRESH = "floor: raw signature check", "ours, repeated token", "ours, fresh token"
@@ -135,6 +141,8 @@ def build_variants(signers: dict[str, Signer], pools: dict[str, list[str]], plan
     plain = Feed.repeated(rs256.mint("bare"), plan)  # bare apps get the same headers and ignore them
     rows = [
         Variant(label=BARE, app=apps.bare(), feed=plain, base=BARE),
+        # The same app again: its distance from 1.00x is the noise of this run, the floor of what a ratio can say.
+        Variant(label=CONTROL, app=apps.bare(), feed=plain, base=BARE),
         Variant(label=BARE_HEALTH, app=apps.bare(), feed=plain, base=BARE_HEALTH, path="/health"),
         Variant(label=BARE_FASTAPI, app=apps.bare_fastapi(), feed=plain, base=BARE_FASTAPI),
     ]
@@ -333,6 +341,9 @@ class Check:
     unit: str = "x"
     note: str = ""
     digits: int = 2
+    # Wall-clock ratios are for readers (the instruction counts of `make bench-instr` are what CI holds); counts
+    # of fetches and bytes of memory are facts of the run, and a miss fails it.
+    wall_clock: bool = False
 
     @property
     def ok(self) -> bool:
@@ -342,7 +353,8 @@ class Check:
         op = ">=" if self.at_least else "<="
         verdict = "PASS" if self.ok else "FAIL"
         value = f"{self.value:.{self.digits}f}{self.unit}"
-        return f"{verdict}  {self.name}: {value} (budget {op} {self.limit}{self.unit}){self.note}"
+        informational = "  (wall clock: informational)" if self.wall_clock else ""
+        return f"{verdict}  {self.name}: {value} (budget {op} {self.limit}{self.unit}){self.note}{informational}"
 
 
 def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budgets: dict[str, Any]) -> list[Check]:
@@ -409,7 +421,7 @@ def remote_checks(outcome: Outcome, budgets: dict[str, Any]) -> list[Check]:
         limit = budgets["background_refresh"]["max_p99_ratio"]
         note = f"; {refreshing.fetches_while_timed} refreshes while timed"
         ratio = refreshing.samples.p99_us / still.samples.p99_us
-        checks.append(Check("background refresh: request p99 with / without", ratio, limit, note=note))
+        checks.append(Check("background refresh: request p99 with / without", ratio, limit, note=note, wall_clock=True))
         # With no refresh during timing the comparison proves nothing.
         checks.append(
             Check("background refresh: fetches while timed", refreshing.fetches_while_timed, 1, True, "", digits=0)
@@ -435,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
     )
     print(
-        f"{plan.reps} interleaved repetitions x {plan.calls} calls per row; medians of repetition medians, pooled p99\n"
+        f"{plan.reps} interleaved repetitions x {plan.calls} calls per row; the lowest repetition median, pooled p99\n"
     )
     ours = _ours_available()
     started = time.perf_counter()
@@ -468,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert outcome.refresh is not None
     remote.print_refresh(outcome.refresh, refresh_calls, plan.reps)
     print_versus(variants, ALGORITHMS)
-    checks = budget_checks(variants, ALGORITHMS, budgets) + remote_checks(outcome, budgets)
+    timing = [dataclasses.replace(check, wall_clock=True) for check in budget_checks(variants, ALGORITHMS, budgets)]
+    checks = timing + remote_checks(outcome, budgets)
     held = outcome.held
     assert held is not None
     mib, limit = 1 << 20, budgets["memory"]["max_bytes"] / (1 << 20)
@@ -485,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for check in checks:
         print(check.line())
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    failed = [c for c in checks if not c.ok]
+    failed = [c for c in checks if not c.ok and not c.wall_clock]
     return 0 if args.smoke or not failed else 1
 
 
