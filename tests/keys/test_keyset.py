@@ -179,7 +179,7 @@ def test_a_pem_key_no_jws_algorithm_uses_is_refused() -> None:
     from cryptography.hazmat.primitives.asymmetric import dsa
 
     pem = (
-        dsa.generate_private_key(key_size=1024)
+        dsa.generate_private_key(key_size=1024)  # noqa: S505 - a key only to be refused
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
