@@ -334,3 +334,13 @@ def test_parse_compact_refuses_a_token_over_the_size_limit_on_its_own() -> None:
     with pytest.raises(InvalidToken) as refused:
         parse_compact(b"a" * 300, HeaderPolicy(frozenset({"ES256"}), None), 256)
     assert refused.value.code == "token_too_large"
+
+
+async def test_a_token_without_exp_is_accepted_only_when_exp_is_not_required(caplog: pytest.LogCaptureFixture) -> None:
+    signer = signer_for("ES256")
+    token = signer.token(exp=...)
+    async with client_for(app_for(signer)) as client:
+        assert (await client.get("/", headers=bearer(token))).json()["code"] == "claim_missing"
+    async with client_for(app_for(signer, required_claims=[])) as client:
+        assert (await client.get("/", headers=bearer(token))).json()["claims"]["sub"] == "user-1"
+    assert "tokens without expiry are accepted" in caplog.text  # and the opt-out is warned about at start-up
