@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
@@ -14,8 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bearer import bearer_token, sent_over_tls
 from .errors import AuthError, ErrorCode, MissingToken, Rendered, render
+from .health import Health, health_of
 from .keys import KeySource, key_source
+from .keys.jwks import JWKSKeys
 from .lifespan import KeysLifespan
+from .observe import Metrics, RefusalHook, RefusalReporter
 from .revocation import RevocationCheck
 from .rules import Access, Rules
 from .settings import REQUIRED, JWKSOptions, Provider, Required, Settings
@@ -41,6 +46,11 @@ class JWTMiddleware:
     `jwt_middleware.keys.jwks` explains the schedule and servers without a lifespan. `http_client` (advanced) is an
     `httpx.AsyncClient` to fetch with (proxies, CA bundles, tests); the middleware never closes it, and still
     refuses redirects and applies the timeout.
+
+    Operations (see `observe` and `health`): refusals are logged at `refusal_log_level` (None: off) on
+    `jwt_middleware.refusals`, rate-limited per code; `on_refusal(connection, refusal)` observes each refusal
+    without changing the answer; `metrics=PrometheusMetrics()` (or `OpenTelemetryMetrics()`) counts outcomes;
+    `health()` says whether tokens can be verified now.
     """
 
     def __init__(
@@ -67,6 +77,9 @@ class JWTMiddleware:
         cache_size: int = 4096,
         is_revoked: RevocationCheck | None = None,
         on_error: ErrorHandler | None = None,
+        on_refusal: RefusalHook | None = None,
+        refusal_log_level: int | None = logging.INFO,
+        metrics: Metrics | None = None,
         jwks: JWKSOptions | None = None,
         jwks_cooldown: float | None = None,
         jwks_refresh_interval: float | None = None,
@@ -112,7 +125,9 @@ class JWTMiddleware:
         # Public for tests and health checks: the verifier (and its verdict cache) and each provider's key source.
         self.key_sources: list[KeySource] = []
         issuers = []
-        for provider in settings.providers:
+        # Each provider's label in metrics and health: its issuer (a configured, bounded set), else its index.
+        self._provider_labels: list[str] = []
+        for index, provider in enumerate(settings.providers):
             source = key_source(
                 key=provider.key,
                 jwks_url=provider.jwks_url,
@@ -122,16 +137,28 @@ class JWTMiddleware:
                 http_client=http_client,
             )
             self.key_sources.append(source)
+            self._provider_labels.append(provider.issuer if provider.issuer is not None else str(index))
             issuers.append(Issuer(provider.issuer, provider.audiences, source))
         self.verifier = Verifier(settings, issuers, is_revoked=is_revoked)
         self._on_error = on_error
         # Refusals are a fixed set (each description is a constant, or names a configured claim), so their bytes
         # are rendered once; the headers are a tuple, and each answer sends a list of its own (see _reject).
         self._rendered: dict[tuple[ErrorCode, str], Rendered] = {}
+        self._refusals = RefusalReporter(
+            level=refusal_log_level, on_refusal=on_refusal, max_token_bytes=settings.max_token_bytes
+        )
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.watch(self.health)
+            for label, source in zip(self._provider_labels, self.key_sources, strict=True):
+                if isinstance(source, JWKSKeys):
+                    source.events.on_fetch(functools.partial(metrics.key_fetch, label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             if scope["type"] == "lifespan":
+                if "state" in scope:  # so that an exempt /ready endpoint finds us: see health.readiness
+                    scope["state"]["jwt_middleware"] = self
                 await KeysLifespan(self.app, self.key_sources, receive, send).run(scope)
             else:
                 await self.app(scope, receive, send)
@@ -139,8 +166,12 @@ class JWTMiddleware:
 
         access = self._rules.access(scope)
         if access is not Access.EXEMPT:
+            metrics = self._metrics  # off: this load and the `is None` below are all that metrics cost
             try:
-                claims = await self._authenticate(scope, access is Access.REQUIRED)
+                if metrics is None:
+                    claims = await self._authenticate(scope, access is Access.REQUIRED)
+                else:
+                    claims = await self._authenticate_measured(scope, access is Access.REQUIRED, metrics)
             except AuthError as exc:
                 await self._reject(scope, receive, send, exc)
                 return
@@ -177,9 +208,31 @@ class JWTMiddleware:
         scope["user"], scope["auth"] = JWTUser(claims), AuthCredentials(verified.credentials)
         return claims
 
+    async def _authenticate_measured(self, scope: Scope, required: bool, metrics: Metrics) -> dict[str, Any] | None:
+        """`_authenticate`, timed and reported. Costs two perf_counter() calls, two reads of the verifier's count
+        of full verifications (a change means this request's verdict was not cached) and the backend's call."""
+        verifications = self.verifier.verifications
+        started = time.perf_counter()
+        try:
+            claims = await self._authenticate(scope, required)
+        except AuthError as exc:
+            metrics.refused(exc.code, time.perf_counter() - started)
+            raise
+        if claims is not None:  # None: an anonymous request on an optional path, neither accepted nor refused
+            cached = self.verifier.verifications == verifications
+            metrics.accepted(cached=cached, seconds=time.perf_counter() - started)
+        return claims
+
+    def health(self) -> Health:
+        """Whether tokens can be verified now, and each provider's keys: count, age, staleness, last fetch.
+
+        >>> middleware.health().ready
+        True
+        """
+        return Health(tuple(map(health_of, self._provider_labels, self.key_sources)))
+
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
-        level = logging.WARNING if exc.code is ErrorCode.HTTPS_REQUIRED else logging.DEBUG
-        logger.log(level, "refused %s %r: %s", scope["type"], scope["path"], exc.code)
+        await self._refusals.report(scope, exc)
         if scope["type"] == "websocket":
             message = await receive()  # websocket.connect: the handshake waits for our answer
             if message["type"] != "websocket.connect":
