@@ -1,0 +1,191 @@
+"""Metrics after a scripted mix of requests and a JWKS outage, read back from the real libraries.
+
+Prometheus: the registry is scraped (`generate_latest`) and parsed as a server would read it. OpenTelemetry: the
+SDK's `InMemoryMetricReader`. Both backends run the same script against a real JWKS server on 127.0.0.1, and the
+counts are exact: the refresh loop is idle (the default 300 s interval; a failed fetch waits 0.75 s or more
+before its retry), so only the script's requests cause fetches (each unknown kid, past a 0.05 s cooldown).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+from asgi_lifespan import LifespanManager
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from jwt_middleware.metrics.otel import OpenTelemetryMetrics
+from jwt_middleware.metrics.prometheus import PrometheusMetrics
+from jwt_middleware.observe import Metrics
+
+from .conftest import ISSUER, Signer, bearer, client_for, make_app
+from .jwks_server import JWKSServer, jwk_of, keyed_signer, status, status_becomes
+
+pytestmark = pytest.mark.anyio
+
+# A reading: (metric, labels) -> value, or None when there is no such sample.
+Reading = Callable[[str, dict[str, str]], "float | None"]
+
+
+class PrometheusReadout:
+    """Scrapes a fresh registry as Prometheus would; metric names are the suffix after `jwt_middleware_`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.metrics: Metrics = PrometheusMetrics(self.registry)
+
+    def read(self) -> Reading:
+        text = generate_latest(self.registry).decode()
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        names = {
+            "accepted": "jwt_middleware_accepted_total",
+            "refused": "jwt_middleware_refused_total",
+            "duration_count": "jwt_middleware_verification_seconds_count",
+            "fetches": "jwt_middleware_key_fetches_total",
+            "keys": "jwt_middleware_keys",
+            "age": "jwt_middleware_key_age_seconds",
+            "staleness": "jwt_middleware_key_staleness_seconds",
+            "ready": "jwt_middleware_ready",
+        }
+
+        def value(metric: str, labels: dict[str, str]) -> float | None:
+            return samples.get((names[metric], tuple(sorted(labels.items()))))
+
+        return value
+
+
+class OpenTelemetryReadout:
+    """Reads the SDK's in-memory reader; data points are matched on their attributes."""
+
+    def __init__(self) -> None:
+        self.reader = InMemoryMetricReader()
+        self.provider = MeterProvider(metric_readers=[self.reader])
+        self.metrics = OpenTelemetryMetrics(self.provider)
+
+    def read(self) -> Reading:
+        data = self.reader.get_metrics_data()
+        assert data is not None
+        points: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    for point in metric.data.data_points:
+                        key = (metric.name, tuple(sorted((k, str(v)) for k, v in (point.attributes or {}).items())))
+                        if isinstance(point, HistogramDataPoint):
+                            points[key] = point.count
+                        else:
+                            assert isinstance(point, NumberDataPoint)
+                            points[key] = point.value
+        names = {
+            "accepted": "jwt_middleware.accepted",
+            "refused": "jwt_middleware.refused",
+            "duration_count": "jwt_middleware.verification.duration",
+            "fetches": "jwt_middleware.key.fetches",
+            "keys": "jwt_middleware.keys",
+            "age": "jwt_middleware.key.age",
+            "staleness": "jwt_middleware.key.staleness",
+            "ready": "jwt_middleware.ready",
+        }
+
+        def value(metric: str, labels: dict[str, str]) -> float | None:
+            return points.get((names[metric], tuple(sorted(labels.items()))))
+
+        return value
+
+
+Readout = PrometheusReadout | OpenTelemetryReadout
+
+
+@pytest.fixture(params=["prometheus", "opentelemetry"])
+def readout(request: pytest.FixtureRequest) -> Iterator[Readout]:
+    if request.param == "prometheus":
+        yield PrometheusReadout()
+    else:
+        otel = OpenTelemetryReadout()
+        yield otel
+        otel.provider.shutdown()
+
+
+def expired(signer: Signer) -> str:
+    return signer.token(exp=int(time.time()) - 3600)
+
+
+async def test_a_scripted_mix_and_an_outage_are_counted_exactly(
+    server: JWKSServer, k1: Signer, readout: Readout
+) -> None:
+    k2, k9 = keyed_signer("k2"), keyed_signer("k9")  # k9 is never published
+    server.jwks = {"keys": [jwk_of(k1)]}
+    app = make_app(algorithms=["ES256"], jwks_url=server.jwks_url, jwks_cooldown=0.05, metrics=readout.metrics)
+    token_a, token_b = k1.token(sub="a"), k1.token(sub="b")
+    with anyio.fail_after(15):
+        async with LifespanManager(app) as manager, client_for(manager.app) as client:
+            assert [await status(client, token_a) for _ in range(3)] == [200, 200, 200]  # 1 miss, 2 hits
+            assert await status(client, token_b) == 200  # a miss
+            assert [await status(client, expired(k1)) for _ in range(2)] == [401, 401]
+            assert (await client.get("/whoami")).status_code == 401  # missing_token
+            assert await status(client, k9.token()) == 401  # an unknown kid: one fetch, the same keys
+            # A rotation: k2 is published, and its first token fetches it.
+            server.jwks = {"keys": [jwk_of(k1), jwk_of(k2)]}
+            await anyio.sleep(0.06)  # past the cooldown
+            assert await status(client, k2.token()) == 200  # a miss, after a fetch that brought k2
+            # The outage: the endpoint answers 500; an unknown kid's fetch fails, cached tokens still pass.
+            server.mode = "500"
+            await anyio.sleep(0.06)
+            assert await status(client, k9.token()) == 401
+            assert await status(client, token_a) == 200  # a hit
+            assert (await client.get("/whoami", params={"q": "1"})).status_code == 401  # missing_token
+            value = readout.read()
+
+    assert value("accepted", {"cache": "hit"}) == 3
+    assert value("accepted", {"cache": "miss"}) == 3
+    for code, count in {"token_expired": 2, "missing_token": 2, "key_not_found": 2}.items():
+        assert value("refused", {"code": code, "status": "401"}) == count, code
+    # Prometheus shows every code from 0, so that rate() works before the first refusal; OpenTelemetry, none.
+    unseen = 0 if isinstance(readout, PrometheusReadout) else None
+    assert value("refused", {"code": "signature_invalid", "status": "401"}) == unseen
+    assert value("duration_count", {"result": "cached"}) == 3
+    assert value("duration_count", {"result": "fresh"}) == 3
+    assert value("duration_count", {"result": "refused"}) == 6
+    assert value("fetches", {"provider": ISSUER, "result": "updated"}) == 2
+    assert value("fetches", {"provider": ISSUER, "result": "unchanged"}) == 1
+    assert value("fetches", {"provider": ISSUER, "result": "failed"}) == 1
+    assert value("keys", {"provider": ISSUER}) == 2
+    assert value("staleness", {"provider": ISSUER}) == 0
+    age = value("age", {"provider": ISSUER})
+    assert age is not None
+    assert 0 <= age < 15
+    assert value("ready", {}) == 1
+
+
+async def test_no_keys_is_503_counted_as_keys_unavailable_and_not_ready(
+    server: JWKSServer, k1: Signer, readout: Readout
+) -> None:
+    server.jwks = {"keys": [jwk_of(k1)]}
+    server.mode = "500"
+    app = make_app(algorithms=["ES256"], jwks_url=server.jwks_url, metrics=readout.metrics)
+    with anyio.fail_after(15):
+        async with LifespanManager(app) as manager, client_for(manager.app) as client:
+            response = await client.get("/whoami", headers=bearer(k1.token()))
+            assert response.status_code == 503
+            during = readout.read()
+            server.mode = "ok"
+            await status_becomes(client, k1.token(), 200)  # the loop retries within about a second
+            after = readout.read()
+
+    assert during("refused", {"code": "keys_unavailable", "status": "503"}) == 1
+    assert during("fetches", {"provider": ISSUER, "result": "failed"}) == 1
+    assert during("keys", {"provider": ISSUER}) == 0
+    assert during("age", {"provider": ISSUER}) is None  # never fetched: no age to report
+    assert during("ready", {}) == 0
+    assert after("fetches", {"provider": ISSUER, "result": "updated"}) == 1
+    assert after("ready", {}) == 1
