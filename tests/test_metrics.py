@@ -189,3 +189,40 @@ async def test_no_keys_is_503_counted_as_keys_unavailable_and_not_ready(
     assert during("ready", {}) == 0
     assert after("fetches", {"provider": ISSUER, "result": "updated"}) == 1
     assert after("ready", {}) == 1
+
+
+async def test_anonymous_requests_on_optional_paths_are_neither_accepted_nor_refused(k1: Signer) -> None:
+    metrics = PrometheusMetrics(registry=None)  # unregistered: read through collect() directly
+    app = make_app(algorithms=["ES256"], key=k1.public, optional=["/open"], metrics=metrics)
+    async with client_for(app) as client:
+        assert (await client.get("/open")).status_code == 200
+        assert (await client.get("/open", headers=bearer(k1.token()))).status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in metrics.collect()
+        for sample in family.samples
+    }
+    assert samples[("jwt_middleware_accepted_total", (("cache", "miss"),))] == 1
+    assert samples[("jwt_middleware_verification_seconds_count", (("result", "fresh"),))] == 1
+    assert samples[("jwt_middleware_verification_seconds_count", (("result", "refused"),))] == 0
+    assert sum(v for (name, _), v in samples.items() if name == "jwt_middleware_refused_total") == 0
+
+
+async def test_a_lifespan_scope_without_state_still_starts_the_keys(k1: Signer) -> None:
+    from jwt_middleware import JWTMiddleware
+
+    sent: list[str] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    async def no_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("no lifespan support")
+
+    middleware = JWTMiddleware(no_lifespan, algorithms=["ES256"], issuer=ISSUER, audience="a", key=k1.public)
+    await middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
