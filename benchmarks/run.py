@@ -47,7 +47,7 @@ UNKNOWN_KID = "ours, unknown kid, remote keys (401)"
 HOSTILE, BAD_SIGNATURE = "ours, hostile unsigned payload (401)", "ours, bad signature, same size (401)"
 FLAT_CLAIMS = "ours, repeated token, flat claims"
 # Metrics on vs off (issue 14): the same rows with each backend, for the cheapest and the most common algorithm.
-METRICS_BACKENDS = {"Prometheus": "prometheus", "OpenTelemetry": "otel"}
+METRICS_BACKENDS = {"Prometheus": "prometheus", "OpenTelemetry": "otel", "OTel + histogram": "otel-histogram"}
 METRICS_ALGORITHMS = ("HS256", "RS256")
 FLOOD_PATH, KID = "/flood.json", "bench-key-1"
 BHM_REPEATED, BHM_FRESH = "BaseHTTPMiddleware + jwt.decode, repeated", "BaseHTTPMiddleware + jwt.decode, fresh"
@@ -145,7 +145,8 @@ def _metrics(backend: str) -> Any:
 
     from jwt_middleware.metrics.otel import OpenTelemetryMetrics
 
-    return OpenTelemetryMetrics(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return OpenTelemetryMetrics(provider, record_durations=backend == "otel-histogram")
 
 
 def _with_metrics(label: str, name: str) -> str:

@@ -3,91 +3,123 @@
     >>> from jwt_middleware.metrics.otel import OpenTelemetryMetrics
     >>> app.add_middleware(JWTMiddleware, ..., metrics=OpenTelemetryMetrics())
 
-Only `opentelemetry-api` is imported; the SDK (or any other implementation) is the application's choice, and
-without one every call is a no-op. The instruments, with the default `prefix="jwt_middleware"`:
+Only `opentelemetry-api` is imported; the SDK (or another implementation) is the application's choice, and
+without one nothing is recorded. The instruments, with the default `prefix="jwt_middleware"`:
 
     jwt_middleware.accepted               counter    {cache: hit|miss}
-    jwt_middleware.refused                counter    {code, status}
-    jwt_middleware.verification.duration  histogram  {result: cached|fresh|refused}, in seconds
+    jwt_middleware.refused                counter    {code, status}: every code, from 0
+    jwt_middleware.verifications          counter    {result: cached|fresh|refused}
+    jwt_middleware.verification.time      counter    {result}, seconds spent verifying (divide by the above)
+    jwt_middleware.verification.duration  histogram  {result}, seconds: only with record_durations=True
     jwt_middleware.key.fetches            counter    {provider, result: updated|unchanged|failed}
     jwt_middleware.keys                   gauge      {provider}: keys held now
     jwt_middleware.key.age                gauge      {provider}: seconds since a fetch confirmed them (remote only)
     jwt_middleware.key.staleness          gauge      {provider}: seconds past their expiry
     jwt_middleware.ready                  gauge      1 when every provider's tokens can be verified
 
-Each synchronous instrument goes through the SDK's aggregation (a lock and a dict lookup per call), so this
-backend costs more per request than `PrometheusMetrics`; `make bench` publishes both.
+The counters are asynchronous (observed from `OutcomeCounts` when the reader collects), because a synchronous
+`add()` or `record()` in the SDK costs about 15 us (measured: `make bench`), more than verifying a cached token.
+OpenTelemetry has no asynchronous histogram, so the per-request histogram is opt-in (`record_durations=True`) at
+that cost; the sum and count above give the mean without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
 
 from .. import __version__
 from ..errors import ErrorCode
-from . import DEFAULT_BUCKETS
+from . import DEFAULT_BUCKETS, OutcomeCounts
 
 if TYPE_CHECKING:
-    from ..health import Health, ProviderHealth
+    from ..health import ProviderHealth
 
 __all__ = ["OpenTelemetryMetrics"]
 
+_Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
-class OpenTelemetryMetrics:
+
+class OpenTelemetryMetrics(OutcomeCounts):
     """The `Metrics` seam on an OpenTelemetry meter (from `meter_provider`, else the global provider).
 
     >>> reader = InMemoryMetricReader()   # opentelemetry.sdk.metrics.export, in tests
     >>> metrics = OpenTelemetryMetrics(MeterProvider(metric_readers=[reader]))
     """
 
-    def __init__(self, meter_provider: MeterProvider | None = None, *, prefix: str = "jwt_middleware") -> None:
+    def __init__(
+        self,
+        meter_provider: MeterProvider | None = None,
+        *,
+        prefix: str = "jwt_middleware",
+        record_durations: bool = False,
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+    ) -> None:
+        super().__init__(buckets)
         meter = metrics.get_meter("jwt_middleware", __version__, meter_provider=meter_provider)
-        self._accepted = meter.create_counter(f"{prefix}.accepted", unit="{request}", description="Tokens accepted")
-        self._refused = meter.create_counter(f"{prefix}.refused", unit="{request}", description="Requests refused")
-        self._duration = meter.create_histogram(
-            f"{prefix}.verification.duration",
-            unit="s",
-            description="Time spent verifying a request's token",
-            explicit_bucket_boundaries_advisory=DEFAULT_BUCKETS,
-        )
-        self._fetches = meter.create_counter(f"{prefix}.key.fetches", unit="{fetch}", description="Key set fetches")
-        # Attribute sets built once: the request path passes the same dict each time.
-        self._hit, self._miss = {"cache": "hit"}, {"cache": "miss"}
-        self._cached, self._fresh = {"result": "cached"}, {"result": "fresh"}
-        self._refused_result = {"result": "refused"}
-        self._codes = {code: {"code": code.value, "status": code.status} for code in ErrorCode}
-        self._health: list[Callable[[], Health]] = []
-        for name, unit, reading in (
+        counters: list[tuple[str, str, _Callback]] = [
+            ("accepted", "{request}", self._observe_accepted),
+            ("refused", "{request}", self._observe_refused),
+            ("verifications", "{request}", self._observe_verifications),
+            ("verification.time", "s", self._observe_verification_time),
+            ("key.fetches", "{fetch}", self._observe_fetches),
+        ]
+        for name, unit, callback in counters:
+            meter.create_observable_counter(f"{prefix}.{name}", callbacks=[callback], unit=unit)
+        gauges: list[tuple[str, str, Callable[[ProviderHealth], float | None]]] = [
             ("keys", "{key}", lambda p: p.keys),
             ("key.age", "s", lambda p: p.age),
             ("key.staleness", "s", lambda p: p.staleness),
-        ):
+        ]
+        for name, unit, reading in gauges:
             meter.create_observable_gauge(f"{prefix}.{name}", callbacks=[self._per_provider(reading)], unit=unit)
         meter.create_observable_gauge(f"{prefix}.ready", callbacks=[self._observe_ready])
+        self._histogram: Histogram | None = None
+        if record_durations:
+            self._histogram = meter.create_histogram(
+                f"{prefix}.verification.duration",
+                unit="s",
+                description="Time spent verifying a request's token",
+                explicit_bucket_boundaries_advisory=self.bounds,
+            )
+        self._results = {result: {"result": result} for result in ("cached", "fresh", "refused")}
 
     def accepted(self, *, cached: bool, seconds: float) -> None:
-        self._accepted.add(1, self._hit if cached else self._miss)
-        self._duration.record(seconds, self._cached if cached else self._fresh)
+        super().accepted(cached=cached, seconds=seconds)
+        if self._histogram is not None:  # off by default: the SDK's record() costs ~15 us
+            self._histogram.record(seconds, self._results["cached" if cached else "fresh"])
 
     def refused(self, code: ErrorCode, seconds: float) -> None:
-        self._refused.add(1, self._codes[code])
-        self._duration.record(seconds, self._refused_result)
+        super().refused(code, seconds)
+        if self._histogram is not None:
+            self._histogram.record(seconds, self._results["refused"])
 
-    def key_fetch(self, provider: str, result: str) -> None:
-        self._fetches.add(1, {"provider": provider, "result": result})
+    def _observe_accepted(self, options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(self.cached.count, {"cache": "hit"})
+        yield Observation(self.fresh.count, {"cache": "miss"})
 
-    def watch(self, health: Callable[[], Health]) -> None:
-        self._health.append(health)
+    def _observe_refused(self, options: CallbackOptions) -> Iterable[Observation]:
+        for code, count in self.refused_by_code.items():
+            yield Observation(count, {"code": code.value, "status": code.status})
 
-    def _per_provider(
-        self, reading: Callable[[ProviderHealth], float | None]
-    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def _observe_verifications(self, options: CallbackOptions) -> Iterable[Observation]:
+        for result, tally in self.durations():
+            yield Observation(tally.count, {"result": result})
+
+    def _observe_verification_time(self, options: CallbackOptions) -> Iterable[Observation]:
+        for result, tally in self.durations():
+            yield Observation(tally.total, {"result": result})
+
+    def _observe_fetches(self, options: CallbackOptions) -> Iterable[Observation]:
+        for (provider, result), count in self.fetches.items():
+            yield Observation(count, {"provider": provider, "result": result})
+
+    def _per_provider(self, reading: Callable[[ProviderHealth], float | None]) -> _Callback:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
-            for health in self._health:
+            for health in self.health:
                 for provider in health().providers:
                     value = reading(provider)
                     if value is not None:
@@ -96,5 +128,5 @@ class OpenTelemetryMetrics:
         return observe
 
     def _observe_ready(self, options: CallbackOptions) -> Iterable[Observation]:
-        for health in self._health:
+        for health in self.health:
             yield Observation(1 if health().ready else 0)

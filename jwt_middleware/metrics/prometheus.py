@@ -5,8 +5,8 @@
     >>> app.add_middleware(JWTMiddleware, ..., metrics=PrometheusMetrics(), exempt=["GET /metrics"])
     >>> app.mount("/metrics", make_asgi_app())
 
-The request path only adds to integers and a float (about 0.3 us a request); the families are built when the
-registry is scraped. The names, with the default `namespace="jwt_middleware"`:
+The request path only adds to integers and a float (`OutcomeCounts`, about 0.3 us a request); the families are
+built when the registry is scraped. The names, with the default `namespace="jwt_middleware"`:
 
     jwt_middleware_accepted_total{cache="hit"|"miss"}           tokens accepted; hit: the verdict was cached
     jwt_middleware_refused_total{code, status}                  refusals by stable code (every code, from 0)
@@ -24,18 +24,12 @@ configuration and the closed list of codes, never from a request. One `Prometheu
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from ..errors import ErrorCode
-from . import DEFAULT_BUCKETS
-
-if TYPE_CHECKING:
-    from ..health import Health
+from . import DEFAULT_BUCKETS, OutcomeCounts
 
 __all__ = ["PrometheusMetrics"]
 
@@ -51,17 +45,7 @@ _HELP = {
 }
 
 
-class _Tally:
-    """A histogram's raw counts: one per bucket and one past the last, and the sum."""
-
-    __slots__ = ("counts", "total")
-
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * (buckets + 1)
-        self.total = 0.0
-
-
-class PrometheusMetrics:
+class PrometheusMetrics(OutcomeCounts):
     """The `Metrics` seam on a `prometheus_client` registry (the default one unless `registry` is given).
 
     >>> metrics = PrometheusMetrics(registry=CollectorRegistry())
@@ -75,57 +59,31 @@ class PrometheusMetrics:
         namespace: str = "jwt_middleware",
         buckets: Sequence[float] = DEFAULT_BUCKETS,
     ) -> None:
+        super().__init__(buckets)
         self._namespace = namespace
-        self._bounds = tuple(sorted(buckets))
-        self._cached = _Tally(len(self._bounds))
-        self._fresh = _Tally(len(self._bounds))
-        self._refused_time = _Tally(len(self._bounds))
-        self._refused: dict[ErrorCode, int] = dict.fromkeys(ErrorCode, 0)
-        self._fetches: dict[tuple[str, str], int] = {}
-        self._health: list[Callable[[], Health]] = []
         if registry is not None:
             registry.register(self)  # a Collector by its collect() method
-
-    # The request path: an index found by bisection and two additions, no lock (the event loop is one thread;
-    # a scrape from another thread may see a request counted in a bucket a moment before it is in the sum).
-    def accepted(self, *, cached: bool, seconds: float) -> None:
-        tally = self._cached if cached else self._fresh
-        tally.counts[bisect_left(self._bounds, seconds)] += 1
-        tally.total += seconds
-
-    def refused(self, code: ErrorCode, seconds: float) -> None:
-        self._refused[code] += 1
-        tally = self._refused_time
-        tally.counts[bisect_left(self._bounds, seconds)] += 1
-        tally.total += seconds
-
-    def key_fetch(self, provider: str, result: str) -> None:
-        key = (provider, result)
-        self._fetches[key] = self._fetches.get(key, 0) + 1
-
-    def watch(self, health: Callable[[], Health]) -> None:
-        self._health.append(health)
 
     def collect(self) -> Iterator[Metric]:
         """The families, built from the counts at scrape time (`prometheus_client` calls this)."""
         ns = self._namespace
         accepted = CounterMetricFamily(f"{ns}_accepted", _HELP["accepted"], labels=["cache"])
-        accepted.add_metric(["hit"], sum(self._cached.counts))
-        accepted.add_metric(["miss"], sum(self._fresh.counts))
+        accepted.add_metric(["hit"], self.cached.count)
+        accepted.add_metric(["miss"], self.fresh.count)
         yield accepted
 
         refused = CounterMetricFamily(f"{ns}_refused", _HELP["refused"], labels=["code", "status"])
-        for code, count in self._refused.items():
+        for code, count in self.refused_by_code.items():
             refused.add_metric([code.value, str(code.status)], count)
         yield refused
 
         seconds = HistogramMetricFamily(f"{ns}_verification_seconds", _HELP["seconds"], labels=["result"])
-        for result, tally in (("cached", self._cached), ("fresh", self._fresh), ("refused", self._refused_time)):
+        for result, tally in self.durations():
             seconds.add_metric([result], self._cumulative(tally.counts), tally.total)
         yield seconds
 
         fetches = CounterMetricFamily(f"{ns}_key_fetches", _HELP["fetches"], labels=["provider", "result"])
-        for (provider, result), count in sorted(self._fetches.items()):
+        for (provider, result), count in sorted(self.fetches.items()):
             fetches.add_metric([provider, result], count)
         yield fetches
 
@@ -137,7 +95,7 @@ class PrometheusMetrics:
         snapshot = list(counts)  # one copy, so that the buckets and +Inf agree even under a concurrent request
         buckets: list[tuple[str, float]] = []
         running = 0
-        for bound, count in zip(self._bounds, snapshot, strict=False):
+        for bound, count in zip(self.bounds, snapshot, strict=False):
             running += count
             buckets.append((repr(float(bound)), running))
         buckets.append(("+Inf", running + snapshot[-1]))
@@ -150,7 +108,7 @@ class PrometheusMetrics:
         stale = GaugeMetricFamily(f"{ns}_key_staleness_seconds", _HELP["stale"], labels=["provider"])
         usable = GaugeMetricFamily(f"{ns}_provider_ready", _HELP["usable"], labels=["provider"])
         ready = GaugeMetricFamily(f"{ns}_ready", "1 when every provider's tokens can be verified")
-        for health in self._health:
+        for health in self.health:
             state = health()
             ready.add_metric([], 1.0 if state.ready else 0.0)
             for provider in state.providers:
