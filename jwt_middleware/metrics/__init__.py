@@ -4,9 +4,9 @@
     otel.py         OpenTelemetryMetrics, on opentelemetry-api    pip install jwt_middleware[otel]
 
 This package imports neither library; import the module of the backend you use. Both count in `OutcomeCounts`:
-plain integers and floats on the request path, read by the library when it collects. Measured (`make bench`), a
-Prometheus counter's `inc()` under its lock costs about 0.3 us and an OpenTelemetry SDK `add()` or `record()` about
-15 us; adding to a list element costs about 0.05 us.
+plain integers and floats on the request path, read by the library when it collects. Measured with timeit (Python
+3.11, 2 shared cores): `OutcomeCounts.accepted()` 0.27 us a call; prometheus_client's `Counter.inc()` 0.5 us and
+`Histogram.observe()` 1.1 us (each takes a lock); the OpenTelemetry SDK's `add()` or `record()` about 15 us.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class OutcomeCounts:
         self.fetches: dict[tuple[str, str], int] = {}  # (provider, result) -> count
         self.health: list[Callable[[], Health]] = []
 
-    # The request path: a bisection over a dozen bounds and two additions (~0.3 us together, with the call).
+    # The request path: a bisection over a dozen bounds and two additions (0.27 us with the call, measured).
     def accepted(self, *, cached: bool, seconds: float) -> None:
         tally = self.cached if cached else self.fresh
         tally.counts[bisect_left(self.bounds, seconds)] += 1
