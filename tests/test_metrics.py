@@ -20,6 +20,7 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from jwt_middleware import ErrorCode
 from jwt_middleware.metrics.otel import OpenTelemetryMetrics
 from jwt_middleware.metrics.prometheus import PrometheusMetrics
 from jwt_middleware.observe import Metrics
@@ -229,3 +230,22 @@ async def test_a_lifespan_scope_without_state_still_starts_the_keys(k1: Signer) 
     middleware = JWTMiddleware(no_lifespan, algorithms=["ES256"], issuer=ISSUER, audience="a", key=k1.public)
     await middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_the_histogram_is_cumulative_and_its_inf_bucket_is_the_count() -> None:
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry, buckets=(0.001, 0.01))
+    for seconds in (0.0005, 0.001, 0.005, 0.5):  # a bound itself falls in its bucket (le: less or equal)
+        metrics.accepted(cached=False, seconds=seconds)
+    metrics.refused(ErrorCode.TOKEN_EXPIRED, 0.02)
+    text = generate_latest(registry).decode()
+    buckets = {
+        (sample.labels["result"], sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "jwt_middleware_verification_seconds_bucket"
+    }
+    assert [buckets["fresh", le] for le in ("0.001", "0.01", "+Inf")] == [2, 3, 4]
+    assert [buckets["refused", le] for le in ("0.001", "0.01", "+Inf")] == [0, 0, 1]
+    assert [buckets["cached", le] for le in ("0.001", "0.01", "+Inf")] == [0, 0, 0]
+    assert 'jwt_middleware_verification_seconds_sum{result="fresh"} 0.5065' in text
