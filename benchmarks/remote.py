@@ -1,4 +1,4 @@
-"""Remote keys: a JWKS served over loopback by a real uvicorn server, and the two benchmarks that need one.
+"""Remote keys: a JWKS served over loopback by the testing kit's server, and the two benchmarks that need one.
 
 - The unknown-`kid` flood is a row of the main table (see `run.py`); this module serves its JWKS and counts fetches.
 - `background_refresh` times the same token through two JWKS-backed apps, one refreshing its keys every 0.05 s
@@ -10,79 +10,30 @@ refresh loop runs in the middleware's task group, in the same event loop as the 
 
 from __future__ import annotations
 
-import json
 import random
 import sys
-import threading
-import time
-from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from asgi_lifespan import LifespanManager
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from benchmarks import apps
 from benchmarks.harness import Samples, status_of, time_calls
+from jwt_middleware.testing import LocalServer
 
-HOST = "127.0.0.1"
 
+def jwks_server(jwks: dict[str, Any]) -> LocalServer:
+    """The testing kit's server on 127.0.0.1 serving `jwks` at every `*.json` path; use it as a context manager.
 
-class JWKSServer:
-    """A JWKS at `url(path)` for any path, on an ephemeral loopback port; uvicorn runs in a thread of its own.
-
-    >>> with JWKSServer({"keys": [jwk]}) as server:
-    ...     app = apps.ours_remote("RS256", server.url("/flood.json")); server.hits["/flood.json"]
+    >>> with jwks_server({"keys": [jwk]}) as server:
+    ...     app = apps.ours_remote("RS256", server.url + "/flood.json"); server.hits["/flood.json"]
     """
-
-    def __init__(self, jwks: dict[str, Any]) -> None:
-        # Served with a Content-Length and no Cache-Control: the refresh interval is the configured one.
-        self._body = json.dumps(jwks).encode()
-        self.hits: Counter[str] = Counter()  # fetches per path; written by the server's thread
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
-
-    def __enter__(self) -> JWKSServer:
-        config = uvicorn.Config(
-            self._app,
-            host=HOST,
-            port=0,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            loop="asyncio",
-            interface="asgi3",
-        )
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, name="jwks-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                self.__exit__()
-                raise RuntimeError(f"the JWKS server did not start on {HOST}")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.hits[scope["path"]] += 1
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self._body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": self._body})
+    server = LocalServer()
+    server.jwks = jwks  # served with a Content-Length and no Cache-Control: the refresh interval is the configured one
+    return server
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +46,7 @@ class RefreshResult:
 
 
 async def background_refresh(
-    server: JWKSServer, headers: Sequence[object], *, interval: float, calls: int, reps: int, warmup: int
+    server: LocalServer, headers: Sequence[object], *, interval: float, calls: int, reps: int, warmup: int
 ) -> tuple[RefreshResult, RefreshResult]:
     """The same valid token through an app that refreshes every `interval` s and one that does not while timed.
 
@@ -109,7 +60,7 @@ async def background_refresh(
         "still": f"no refresh while timed ({intervals['still']:g} s)",
     }
     built = {
-        name: apps.ours_remote("RS256", server.url(paths[name]), refresh_interval=intervals[name]) for name in paths
+        name: apps.ours_remote("RS256", server.url + paths[name], refresh_interval=intervals[name]) for name in paths
     }
     durations: dict[str, list[list[int]]] = {name: [] for name in paths}
     fetches = dict.fromkeys(paths, 0)

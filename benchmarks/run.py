@@ -1,7 +1,11 @@
 """In-process benchmark of jwt_middleware against the bare app, the raw signature check and the usual alternatives.
 
-python -m benchmarks.run            # the full run; checks benchmarks/budgets.toml and exits 1 on a miss
+python -m benchmarks.run            # the full run: the wall-clock table users read, and budgets.toml's checks
 python -m benchmarks.run --smoke    # a few hundred calls per row: proves the scripts work, enforces nothing
+
+Wall-clock ratios are reported, never enforced: on a shared 2-core machine they vary by tens of percent. The
+instruction budgets of `python -m benchmarks.instructions` (`make bench-instr`) are what CI holds. A miss here
+fails the run only for facts of the run: JWKS fetches counted during the unknown-kid flood, and cache memory.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import gc
 import importlib.metadata
 import json
@@ -33,6 +38,7 @@ from starlette.types import ASGIApp
 from benchmarks import apps, remote
 from benchmarks.harness import Samples, bearer_headers, status_of, time_calls
 from benchmarks.tokens import ALGORITHMS, Signer, make_signer
+from jwt_middleware.testing import LocalServer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +46,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 BUDGETS = Path(__file__).with_name("budgets.toml")
+CONTROL = "control: the bare Starlette app again"
 BARE, BARE_HEALTH, BARE_FASTAPI = "bare Starlette app", "bare Starlette app, /health", "bare FastAPI app"
 EXEMPT, GARBAGE, EXPIRED = "ours, exempt /health", "ours, garbage token (401)", "ours, expired token (401)"
 FLOOR, OURS_REPEATED, OURS_FRESH = "floor: raw signature check", "ours, repeated token", "ours, fresh token"
@@ -158,6 +165,8 @@ def build_variants(signers: dict[str, Signer], pools: dict[str, list[str]], plan
     plain = Feed.repeated(rs256.mint("bare"), plan)  # bare apps get the same headers and ignore them
     rows = [
         Variant(label=BARE, app=apps.bare(), feed=plain, base=BARE),
+        # The same app again: its distance from 1.00x is the noise of this run, the floor of what a ratio can say.
+        Variant(label=CONTROL, app=apps.bare(), feed=plain, base=BARE),
         Variant(label=BARE_HEALTH, app=apps.bare(), feed=plain, base=BARE_HEALTH, path="/health"),
         Variant(label=BARE_FASTAPI, app=apps.bare_fastapi(), feed=plain, base=BARE_FASTAPI),
     ]
@@ -262,7 +271,7 @@ async def cache_memory(signer: Signer, tokens: Sequence[str], cache_size: int) -
 class Remote:
     """What the remote-key benchmarks share: the JWKS server, the flood row's app and the refresh benchmark's feed."""
 
-    server: remote.JWKSServer
+    server: LocalServer
     flood_app: ASGIApp
     refresh_headers: Sequence[object]
 
@@ -283,14 +292,14 @@ class Outcome:
     refresh: tuple[remote.RefreshResult, remote.RefreshResult] | None = None
 
 
-def unknown_kid_row(signer: Signer, server: remote.JWKSServer, plan: Plan, cooldown: float) -> Variant:
+def unknown_kid_row(signer: Signer, server: LocalServer, plan: Plan, cooldown: float) -> Variant:
     """A flood of valid RS256 tokens, signed by the published key, each naming a random `kid` that no key set has.
 
     Each token passes the header policy, the payload and the issuer check, so it reaches the key lookup and asks
     for a refresh; the middleware may fetch once per `cooldown` and refuses the rest at once (401). Its periodic
     refresh is pushed past the run (3600 s), so every fetch counted after startup is one the flood asked for.
     """
-    app = apps.ours_remote(signer.algorithm, server.url(FLOOD_PATH), cooldown=cooldown, refresh_interval=3600.0)
+    app = apps.ours_remote(signer.algorithm, server.url + FLOOD_PATH, cooldown=cooldown, refresh_interval=3600.0)
     n = plan.warmup + plan.calls * plan.reps
     items = [bearer_headers(signer.mint(f"flood-{i}", kid=secrets.token_hex(8))) for i in range(n)]
     return Variant(label=UNKNOWN_KID, app=app, feed=Feed.fresh(items, plan), base=BARE, expect=401)
@@ -375,6 +384,9 @@ class Check:
     unit: str = "x"
     note: str = ""
     digits: int = 2
+    # Wall-clock ratios are for readers (the instruction counts of `make bench-instr` are what CI holds); counts
+    # of fetches and bytes of memory are facts of the run, and a miss fails it.
+    wall_clock: bool = False
 
     @property
     def ok(self) -> bool:
@@ -384,7 +396,8 @@ class Check:
         op = ">=" if self.at_least else "<="
         verdict = "PASS" if self.ok else "FAIL"
         value = f"{self.value:.{self.digits}f}{self.unit}"
-        return f"{verdict}  {self.name}: {value} (budget {op} {self.limit}{self.unit}){self.note}"
+        informational = "  (wall clock: informational)" if self.wall_clock else ""
+        return f"{verdict}  {self.name}: {value} (budget {op} {self.limit}{self.unit}){self.note}{informational}"
 
 
 def budget_checks(variants: Sequence[Variant], algorithms: Sequence[str], budgets: dict[str, Any]) -> list[Check]:
@@ -451,7 +464,7 @@ def remote_checks(outcome: Outcome, budgets: dict[str, Any]) -> list[Check]:
         limit = budgets["background_refresh"]["max_p99_ratio"]
         note = f"; {refreshing.fetches_while_timed} refreshes while timed"
         ratio = refreshing.samples.p99_us / still.samples.p99_us
-        checks.append(Check("background refresh: request p99 with / without", ratio, limit, note=note))
+        checks.append(Check("background refresh: request p99 with / without", ratio, limit, note=note, wall_clock=True))
         # With no refresh during timing the comparison proves nothing.
         checks.append(
             Check("background refresh: fetches while timed", refreshing.fetches_while_timed, 1, True, "", digits=0)
@@ -477,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
     )
     print(
-        f"{plan.reps} interleaved repetitions x {plan.calls} calls per row; medians of repetition medians, pooled p99\n"
+        f"{plan.reps} interleaved repetitions x {plan.calls} calls per row; the lowest repetition median, pooled p99\n"
     )
     ours = _ours_available()
     started = time.perf_counter()
@@ -495,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = None
         if ours:
             # A real server on 127.0.0.1, started before anything is timed and stopped on the way out.
-            server = stack.enter_context(remote.JWKSServer({"keys": [rs256.jwk(KID)]}))
+            server = stack.enter_context(remote.jwks_server({"keys": [rs256.jwk(KID)]}))
             flood = unknown_kid_row(rs256, server, plan, budgets["unknown_kid"]["cooldown"])
             variants.insert(next(i for i, v in enumerate(variants) if v.label == EXPIRED) + 1, flood)
             refresh_token = rs256.mint("refresh", kid=KID)
@@ -511,7 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     remote.print_refresh(outcome.refresh, refresh_calls, plan.reps)
     print_versus(variants, ALGORITHMS)
     print_metrics_cost(variants)
-    checks = budget_checks(variants, ALGORITHMS, budgets) + remote_checks(outcome, budgets)
+    timing = [dataclasses.replace(check, wall_clock=True) for check in budget_checks(variants, ALGORITHMS, budgets)]
+    checks = timing + remote_checks(outcome, budgets)
     held = outcome.held
     assert held is not None
     mib, limit = 1 << 20, budgets["memory"]["max_bytes"] / (1 << 20)
@@ -528,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for check in checks:
         print(check.line())
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    failed = [c for c in checks if not c.ok]
+    failed = [c for c in checks if not c.ok and not c.wall_clock]
     return 0 if args.smoke or not failed else 1
 
 

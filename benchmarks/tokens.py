@@ -1,20 +1,19 @@
-"""Keys, tokens and the raw signature checks (the floor) for each algorithm, all made locally."""
+"""Tokens and the raw signature checks (the floor) for each algorithm; the keys come from the testing kit."""
 
 from __future__ import annotations
 
 import base64
 import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from jwt_middleware.testing import IssuerKey, make_key
 
 ISSUER = "https://issuer.example/"
 AUDIENCE = "bench-api"
@@ -23,16 +22,31 @@ ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Signer:
-    """One algorithm's keys: what signs, what each verifier is given, and the bare signature check."""
+    """One algorithm's kit key: what each verifier is given, and the bare signature check."""
 
-    algorithm: str
-    signing_key: Any
-    # A loaded key object (or the secret): jwt.decode's best case, given to the PyJWT-based alternatives.
-    verifying_key: Any
-    # The public key PEM or the secret, as a user would configure JWTMiddleware(key=...) or fastapi-jwt.
-    configured_key: str
+    key: IssuerKey
     # The floor: checks a signature that was already split off and base64url-decoded (DER for ECDSA).
     check_signature: Callable[[bytes, bytes], bool]
+
+    @property
+    def algorithm(self) -> str:
+        return self.key.alg
+
+    @property
+    def signing_key(self) -> Any:
+        return self.key.private
+
+    @property
+    def verifying_key(self) -> Any:
+        """A loaded key object (or the secret as str): jwt.decode's best case, for the PyJWT-based alternatives."""
+        return self.key.public.decode() if isinstance(self.key.public, bytes) else self.key.public
+
+    @property
+    def configured_key(self) -> str:
+        """The public key PEM or the secret, as a user would configure JWTMiddleware(key=...) or fastapi-jwt."""
+        configured = self.key.public_pem or self.key.public
+        assert isinstance(configured, bytes)
+        return configured.decode()
 
     def mint(self, jti: str, *, expires_in: int = 86_400, kid: str | None = None, flat: bool = False) -> str:
         """A valid token; its `subject` object makes each request copy a nested claim set, unless `flat`."""
@@ -49,16 +63,11 @@ class Signer:
         }
         if flat:
             del claims["subject"]
-        headers = None if kid is None else {"kid": kid}
-        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm, headers=headers)
+        return self.key.sign(claims, None if kid is None else {"kid": kid})
 
     def jwk(self, kid: str) -> dict[str, Any]:
         """The public key as an identity provider publishes it in a JWKS (not for HS256: secrets are not published)."""
-        algorithm: Any = {"RS": RSAAlgorithm, "PS": RSAAlgorithm, "ES": ECAlgorithm, "Ed": OKPAlgorithm}[
-            self.algorithm[:2]
-        ]
-        jwk: dict[str, Any] = algorithm.to_jwk(self.verifying_key, as_dict=True)
-        return {**jwk, "kid": kid, "alg": self.algorithm, "use": "sig"}
+        return self.key.jwk(kid=kid)
 
     def pool(self, n: int, prefix: str) -> list[str]:
         """`n` distinct valid tokens (distinct `jti`), minted before anything is timed."""
@@ -75,13 +84,6 @@ class Signer:
         return signing_input.encode(), signature
 
 
-def _pem(public_key: Any) -> str:
-    encoded: bytes = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return encoded.decode()
-
-
 def _verifier(verify: Callable[[bytes, bytes], None]) -> Callable[[bytes, bytes], bool]:
     def check(message: bytes, signature: bytes) -> bool:
         try:
@@ -94,43 +96,27 @@ def _verifier(verify: Callable[[bytes, bytes], None]) -> Callable[[bytes, bytes]
 
 
 def make_signer(algorithm: str) -> Signer:
-    """Fresh keys for `algorithm`: RSA-2048, P-256, Ed25519, or a 64-character HMAC secret."""
+    """Fresh kit keys for `algorithm` (RSA-2048, P-256, Ed25519, or an HMAC secret), and the floor's check."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    key = make_key(algorithm)
     sha256 = hashes.SHA256()
-    if algorithm == "HS256":
-        secret = secrets.token_urlsafe(48)
-        key = secret.encode()
+    public = key.public
+    if isinstance(public, bytes):
+        secret = public
 
         def check_hmac(message: bytes, signature: bytes) -> bool:
-            return hmac.compare_digest(hmac.digest(key, message, "sha256"), signature)
+            return hmac.compare_digest(hmac.digest(secret, message, "sha256"), signature)
 
-        return Signer(
-            algorithm=algorithm,
-            signing_key=secret,
-            verifying_key=secret,
-            configured_key=secret,
-            check_signature=check_hmac,
-        )
-    private: Any
-    if algorithm in ("RS256", "PS256"):
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = private.public_key()
+        return Signer(key=key, check_signature=check_hmac)
+    if isinstance(public, rsa.RSAPublicKey):
+        rsa_key = public
         pad = padding.PKCS1v15() if algorithm == "RS256" else padding.PSS(padding.MGF1(sha256), sha256.digest_size)
-        check = _verifier(lambda sig, msg: public.verify(sig, msg, pad, sha256))
-    elif algorithm == "ES256":
-        private = ec.generate_private_key(ec.SECP256R1())
-        public = private.public_key()
-        ecdsa = ec.ECDSA(sha256)
-        check = _verifier(lambda sig, msg: public.verify(sig, msg, ecdsa))
-    elif algorithm == "EdDSA":
-        private = ed25519.Ed25519PrivateKey.generate()
-        public = private.public_key()
-        check = _verifier(public.verify)
+        check = _verifier(lambda sig, msg: rsa_key.verify(sig, msg, pad, sha256))
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        ec_key, ecdsa = public, ec.ECDSA(sha256)
+        check = _verifier(lambda sig, msg: ec_key.verify(sig, msg, ecdsa))
     else:
-        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
-    return Signer(
-        algorithm=algorithm,
-        signing_key=private,
-        verifying_key=public,
-        configured_key=_pem(public),
-        check_signature=check,
-    )
+        assert isinstance(public, ed25519.Ed25519PublicKey)
+        check = _verifier(public.verify)
+    return Signer(key=key, check_signature=check)

@@ -14,7 +14,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .bearer import bearer_token, sent_over_tls
+from .bearer import bearer_token, is_b64token, sent_over_tls
 from .errors import AuthError, ErrorCode, MissingToken, Rendered, render
 from .health import Health, health_of
 from .keys import KeySource, key_source
@@ -30,6 +30,10 @@ from .verify import Issuer, Verifier
 __all__ = ["ErrorHandler", "JWTMiddleware"]
 
 logger = logging.getLogger("jwt_middleware")
+
+_REQUESTS = ("http", "websocket")
+_EXEMPT, _REQUIRED = Access.EXEMPT, Access.REQUIRED
+_new = object.__new__
 
 # Returns the response to send (a Starlette `Response`, or any ASGI app), directly or from a coroutine.
 ErrorHandler = Callable[[HTTPConnection, AuthError], ASGIApp | Awaitable[ASGIApp]]
@@ -141,6 +145,10 @@ class JWTMiddleware:
             issuers.append(Issuer(provider.issuer, provider.audiences, source))
         self.verifier = Verifier(settings, issuers, is_revoked=is_revoked)
         self._on_error = on_error
+        self._require_tls = settings.require_tls
+        # Sources that may need a refresh from the request path (when no lifespan started them); static keys never
+        # do, so with them the request path skips this entirely.
+        self._refreshing = [source for source in self.key_sources if source.remote]
         # Refusals are a fixed set (each description is a constant, or names a configured claim), so their bytes
         # are rendered once; the headers are a tuple, and each answer sends a list of its own (see _reject).
         self._rendered: dict[tuple[ErrorCode, str], Rendered] = {}
@@ -155,7 +163,7 @@ class JWTMiddleware:
                     source.events.on_fetch(functools.partial(metrics.key_fetch, label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in _REQUESTS:
             if scope["type"] == "lifespan":
                 if "state" in scope:  # so that an exempt /ready endpoint finds us: see health.readiness
                     scope["state"]["jwt_middleware"] = self
@@ -165,16 +173,43 @@ class JWTMiddleware:
             return
 
         access = self._rules.access(scope)
-        if access is not Access.EXEMPT:
-            metrics = self._metrics  # off: this load and the `is None` below are all that metrics cost
+        if access is not _EXEMPT:  # _EXEMPT: Access.EXEMPT bound once (an enum attribute lookup costs ~1k instr.)
+            # Metrics off: this attribute load, and an `is None` test of a local on each outcome, are all they cost.
+            metrics = self._metrics
+            if metrics is not None:
+                started, verifications = time.perf_counter(), self.verifier.verifications
+            token = verified = None
             try:
-                if metrics is None:
-                    claims = await self._authenticate(scope, access is Access.REQUIRED)
-                else:
-                    claims = await self._authenticate_measured(scope, access is Access.REQUIRED, metrics)
-            except AuthError as exc:
-                await self._reject(scope, receive, send, exc)
+                token = bearer_token(scope)
+                if token is not None:
+                    if self._require_tls and not sent_over_tls(scope):
+                        raise ErrorCode.HTTPS_REQUIRED.refusal()
+                    if self._refreshing:  # a remote source that no lifespan started: see keys/jwks.py
+                        await self._refresh_due_keys()
+                    verified = await self.verifier.verify(token)
+            except Exception as exc:
+                refusal = self._refusal(exc, token)
+                if metrics is not None:
+                    metrics.refused(refusal.code, time.perf_counter() - started)
+                await self._reject(scope, receive, send, refusal)
                 return
+            if verified is not None:
+                if metrics is not None:  # a change in the count of full verifications: this verdict was not cached
+                    cached = self.verifier.verifications == verifications
+                    metrics.accepted(cached=cached, seconds=time.perf_counter() - started)
+                claims = verified.claims_for_request()  # the verdict is shared through the cache: never hand it out
+                # Built without their __init__ frames, which would cost ~1.5k instructions on every request.
+                user, auth = _new(JWTUser), _new(AuthCredentials)
+                user.claims, auth.scopes = claims, list(verified.credentials)
+                scope["user"], scope["auth"] = user, auth
+            elif access is _REQUIRED:
+                if metrics is not None:
+                    metrics.refused(ErrorCode.MISSING_TOKEN, time.perf_counter() - started)
+                await self._reject(scope, receive, send, MissingToken())
+                return
+            else:
+                claims = None
+                scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             # Per the ASGI spec each request gets its own copy of the lifespan state, so this is per request.
             state = scope.get("state")
             if state is None:
@@ -183,45 +218,22 @@ class JWTMiddleware:
                 state["claims"] = claims
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope, required: bool) -> dict[str, Any] | None:
-        """Verify the request's token and publish the user into `scope`; the claims, or None if anonymous."""
-        token = bearer_token(scope)
-        if token is None:
-            if required:
-                raise MissingToken()
-            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-            return None
-        if self.settings.require_tls and not sent_over_tls(scope):
-            raise ErrorCode.HTTPS_REQUIRED.refusal()
-        try:
-            for source in self.key_sources:
-                if source.refresh_due():  # only when no lifespan started the sources: see keys/jwks.py
-                    await source.refresh_if_due()
-            verified = await self.verifier.verify(token)
-        except AuthError:
-            raise
-        except Exception as exc:
-            # No input may turn into a 500; log the kind of failure only (its text could quote the token).
-            logger.error("unexpected %s while verifying a token", type(exc).__name__)
-            raise ErrorCode.TOKEN_INVALID.refusal() from None
-        claims = verified.claims_for_request()  # the verdict is shared through the cache: never hand it out
-        scope["user"], scope["auth"] = JWTUser(claims), AuthCredentials(verified.credentials)
-        return claims
+    async def _refresh_due_keys(self) -> None:
+        for source in self._refreshing:
+            if source.refresh_due():
+                await source.refresh_if_due()
 
-    async def _authenticate_measured(self, scope: Scope, required: bool, metrics: Metrics) -> dict[str, Any] | None:
-        """`_authenticate`, timed and reported. Costs two perf_counter() calls, two reads of the verifier's count
-        of full verifications (a change means this request's verdict was not cached) and the backend's call."""
-        verifications = self.verifier.verifications
-        started = time.perf_counter()
-        try:
-            claims = await self._authenticate(scope, required)
-        except AuthError as exc:
-            metrics.refused(exc.code, time.perf_counter() - started)
-            raise
-        if claims is not None:  # None: an anonymous request on an optional path, neither accepted nor refused
-            cached = self.verifier.verifications == verifications
-            metrics.accepted(cached=cached, seconds=time.perf_counter() - started)
-        return claims
+    def _refusal(self, exc: Exception, token: bytes | None) -> AuthError:
+        """The answer to a failure: its own, unless the header was malformed after all, or the failure is ours."""
+        if token is not None and not is_b64token(token):
+            # bearer_token() leaves the b64token check to here, where a token has failed: every token that passes
+            # verification is a compact JWS, whose alphabet is a subset, so a hit need not scan it (~3k instr.).
+            return ErrorCode.AUTHORIZATION_MALFORMED.refusal()
+        if isinstance(exc, AuthError):
+            return exc
+        # No input may turn into a 500; log the kind of failure only (its text could quote the token).
+        logger.error("unexpected %s while verifying a token", type(exc).__name__)
+        return ErrorCode.TOKEN_INVALID.refusal()
 
     def health(self) -> Health:
         """Whether tokens can be verified now, and each provider's keys: count, age, staleness, last fetch.

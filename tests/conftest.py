@@ -1,18 +1,14 @@
-"""Shared fixtures: one signing key per algorithm, a token factory, and a small app behind the middleware."""
+"""Shared fixtures: one signing key per algorithm (from the testing kit), and a small app behind the middleware."""
 
 from __future__ import annotations
 
 import base64
-import time
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.requests import Request
@@ -21,13 +17,16 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from jwt_middleware import JWTMiddleware
+from jwt_middleware.testing import IssuerKey, LocalIssuer, LocalServer, make_key
 
-if TYPE_CHECKING:
-    from .jwks_server import JWKSServer
+pytest_plugins = ["pytester"]
 
 ISSUER = "https://issuer.test/"
 AUDIENCE = "api.test"
 ALGORITHMS = ["HS256", "RS256", "PS256", "ES256", "EdDSA"]
+
+# The one issuer of the suite: its defaults are the claims every test token starts from.
+ISSUER_KIT = LocalIssuer(ISSUER, AUDIENCE)
 
 
 def b64url(data: bytes | str) -> str:
@@ -36,69 +35,41 @@ def b64url(data: bytes | str) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-@dataclass
 class Signer:
-    """Signs tokens for one algorithm; `public` is what the middleware is configured with."""
+    """A kit key with the suite's claim defaults, where a claim set to `...` is left out (`token(exp=...)`).
 
-    alg: str
-    private: Any
-    public: Any
-    public_pem: bytes | None = None
-    kid: str | None = None
-    extra_headers: dict[str, Any] = field(default_factory=dict)
+    Kept so the suite's tables read as before; signing is the kit's (`IssuerKey.sign`), this only shapes claims.
+    """
+
+    def __init__(self, key: IssuerKey) -> None:
+        self.key = key
+        self.alg = key.alg
+        self.kid = key.kid
+        self.private = key.private
+        self.public = key.public
+        self.public_pem = key.public_pem
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
-        now = int(time.time())
-        claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 300}
-        claims.update(overrides)
+        claims = ISSUER_KIT.claims(**overrides)
         return {k: v for k, v in claims.items() if v is not ...}
 
     def token(
         self, claims: dict[str, Any] | None = None, headers: dict[str, Any] | None = None, **overrides: Any
     ) -> str:
-        payload = self.claims(**overrides) if claims is None else claims
-        all_headers = {**self.extra_headers, **({"kid": self.kid} if self.kid else {}), **(headers or {})}
-        return jwt.encode(payload, self.private, algorithm=self.alg, headers=all_headers or None)
+        return self.key.sign(self.claims(**overrides) if claims is None else claims, headers)
 
     def sign_raw(self, header: bytes | str, payload: bytes | str) -> str:
-        """A token over exactly these header and payload bytes, validly signed: for strict-parsing tests."""
-        signing_input = f"{b64url(header)}.{b64url(payload)}"
-        algorithm = jwt.get_algorithm_by_name(self.alg)
-        signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(self.private))
-        return f"{signing_input}.{b64url(signature)}"
+        return self.key.sign_raw(header, payload)
 
 
-def _pem(public_key: Any) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def make_signer(alg: str) -> Signer:
-    if alg.startswith("HS"):
-        secret = b"s" * 64
-        return Signer(alg, secret, secret)
-    if alg[:2] in ("RS", "PS"):
-        private: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    elif alg == "ES256":
-        private = ec.generate_private_key(ec.SECP256R1())
-    elif alg == "EdDSA":
-        private = ed25519.Ed25519PrivateKey.generate()
-    else:  # pragma: no cover
-        raise AssertionError(alg)
-    return Signer(alg, private, private.public_key(), public_pem=_pem(private.public_key()))
-
-
-_SIGNERS: dict[str, Signer] = {}
+def make_signer(alg: str, kid: str | None = None) -> Signer:
+    """A fresh key for `alg` (tokens name `kid` if given)."""
+    return Signer(make_key(alg, kid=kid))
 
 
 def signer_for(alg: str) -> Signer:
-    """One key per algorithm for the whole session (RSA generation is slow); `PS256` shares the RSA key."""
-    if alg not in _SIGNERS:
-        if alg == "PS256" and "RS256" in _SIGNERS:
-            rs = _SIGNERS["RS256"]
-            _SIGNERS[alg] = Signer(alg, rs.private, rs.public, rs.public_pem)
-        else:
-            _SIGNERS[alg] = make_signer(alg)
-    return _SIGNERS[alg]
+    """The suite's key for `alg`, made once (RSA generation is slow; `PS256` shares the RSA key), tokens without kid."""
+    return Signer(dataclasses.replace(ISSUER_KIT.key(alg), kid=None))
 
 
 @pytest.fixture
@@ -162,17 +133,13 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    """A real JWKS and discovery server on 127.0.0.1 (see jwks_server.py), stopped after the test."""
-    from .jwks_server import JWKSServer  # imported late: jwks_server imports this module
-
-    with JWKSServer() as server:
+def server() -> Iterator[LocalServer]:
+    """The kit's JWKS and discovery server on 127.0.0.1, serving what the test sets; stopped after the test."""
+    with LocalServer() as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def k1() -> Signer:
     """An ES256 signer whose tokens carry kid "k1"."""
-    from .jwks_server import keyed_signer
-
-    return keyed_signer("k1")
+    return make_signer("ES256", kid="k1")

@@ -1,4 +1,4 @@
-"""The attack battery (`jwt_middleware.attacks`) fired at the middleware: every forgery refused, nothing leaked.
+"""The attack battery (`jwt_middleware.testing.attacks`) fired at the middleware: every forgery refused, nothing leaked.
 
 For each algorithm, and with the key given both as a public key and as a JWK with a `kid`, a valid token is
 minted, `forge()` turns it into ~400 forgeries (re-signed with the real key where the forgery is wrong on its own
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from jwt_middleware.attacks import Forgery, forge, replay
+from jwt_middleware.testing.attacks import Forgery, forge, replay
 
 from .conftest import ALGORITHMS, Signer, b64url, make_app, signer_for
 
@@ -86,6 +86,7 @@ class Answer:
 def _jwk_for(signer: Signer) -> dict[str, Any]:
     """The middleware's key as a JWK carrying a `kid` and an `alg`, so key choice goes through the kid index."""
     if signer.alg.startswith("HS"):
+        assert isinstance(signer.public, bytes)
         jwk: dict[str, Any] = {"kty": "oct", "k": b64url(signer.public)}
     else:
         algorithm = jwt.get_algorithm_by_name(signer.alg)
@@ -99,11 +100,11 @@ def _battery_for(signer: Signer, key_form: str) -> tuple[str, dict[str, Any], li
     if key_form == "jwk":
         jwk = _jwk_for(signer)
         token = signer.token(headers={"kid": KID})
-        options = {"algorithms": [signer.alg], "key": jwk}
+        options: dict[str, Any] = {"algorithms": [signer.alg], "key": jwk}
         forgeries = forge(token, jwks={"keys": [jwk]} if asymmetric else None, signing_key=signer.private)
     else:
         token = signer.token()
-        options = {"algorithms": [signer.alg], "key": signer.public}
+        options = {"algorithms": [signer.alg], "key": signer.public}  # the annotation above covers both
         forgeries = forge(token, public_key=signer.public_pem if asymmetric else None, signing_key=signer.private)
     return token, options, forgeries
 
@@ -315,8 +316,8 @@ def test_forge_takes_the_public_key_in_every_form(form: str) -> None:
     signer = signer_for("ES256")
     assert signer.public_pem is not None
     jwk = {**json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.public)), "kid": "k"}
-    private_jwk = json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.private))
-    given: dict[str, Any] = {
+    private_jwk: dict[str, Any] = json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(signer.private))
+    forms: dict[str, dict[str, Any]] = {
         "pem-bytes": {"public_key": signer.public_pem},
         "pem-str": {"public_key": signer.public_pem.decode()},
         "public-key-object": {"public_key": signer.public},
@@ -324,7 +325,8 @@ def test_forge_takes_the_public_key_in_every_form(form: str) -> None:
         "jwks": {"jwks": {"keys": [jwk]}},
         # Secrets, unparsable keys and non-objects are passed over; a private JWK is used by its public half.
         "jwks-with-junk": {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}, {"kty": "EC"}, 7, private_jwk]}},
-    }[form]
+    }
+    given = forms[form]
     confusion = [f for f in forge(signer.token(), **given) if f.attack == "algorithm-confusion"]
     assert confusion
     if form == "jwks":
@@ -352,3 +354,31 @@ def test_forge_signs_with_ed448_and_a_str_secret_and_handles_a_raw_jws() -> None
     assert not {f.attack for f in forgeries} & {"claim-type", "claims-tampering"}
     assert not [f for f in forgeries if f.name.startswith("duplicate-claim-")]
     assert forgeries[0].name in repr(forgeries[0])
+
+
+def test_an_ed448_token_draws_ed448_attacker_keys() -> None:
+    token = f"{b64url(json.dumps({'alg': 'Ed448'}))}.{b64url(json.dumps({'sub': 'a'}))}.{b64url(b'sig')}"
+    forged = next(f for f in forge(token) if f.name == "jwk-Ed448")
+    assert json.loads(jwt.utils.base64url_decode(forged.token.split(".")[0]))["jwk"]["crv"] == "Ed448"
+
+
+def test_a_public_key_of_no_jws_kind_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa
+
+    dsa_pem = (
+        dsa.generate_private_key(key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(TypeError, match="public_key must be"):
+        forge(signer_for("ES256").token(), public_key=dsa_pem)
+
+
+def test_a_published_jwk_equal_to_a_derived_form_is_tried_once() -> None:
+    signer = signer_for("ES256")
+    bare = {k: v for k, v in signer.key.jwk().items() if k in ("kty", "crv", "x", "y")}  # json.dumps of it = a form
+    forgeries = forge(signer.token(), jwks={"keys": [bare]})
+    names = [f.name for f in forgeries if f.attack == "algorithm-confusion"]
+    assert not any("jwk-json-published" in name for name in names)
+    assert any("jwk-json-spaced" in name for name in names)

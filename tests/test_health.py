@@ -18,9 +18,10 @@ from jwt_middleware import JWTMiddleware, KeysUnavailable
 from jwt_middleware.health import Health, health_of, readiness
 from jwt_middleware.keys import KeySet
 from jwt_middleware.metrics.prometheus import PrometheusMetrics
+from jwt_middleware.testing import LocalServer
 
 from .conftest import AUDIENCE, ISSUER, Signer, bearer, signer_for
-from .jwks_server import JWKSServer, jwk_of
+from .helpers import jwk_of
 from .live_server import serve
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +53,7 @@ def operated_app(registry: CollectorRegistry, **options: Any) -> Starlette:
 
 
 async def test_metrics_and_readiness_are_served_beside_the_middleware_under_uvicorn(
-    server: JWKSServer, k1: Signer
+    server: LocalServer, k1: Signer
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     registry = CollectorRegistry()
@@ -98,7 +99,7 @@ async def test_metrics_behind_the_middleware_by_accident_answer_401(k1: Signer) 
         assert (await http.get("/metrics/")).status_code == 401  # what the exempt pattern in the example prevents
 
 
-async def test_readiness_is_503_while_keys_are_missing_and_without_a_lifespan(server: JWKSServer, k1: Signer) -> None:
+async def test_readiness_is_503_while_keys_are_missing_and_without_a_lifespan(server: LocalServer, k1: Signer) -> None:
     server.mode = "500"
     registry = CollectorRegistry()
     app = operated_app(registry, jwks_url=server.jwks_url)
@@ -117,6 +118,8 @@ async def test_readiness_is_503_while_keys_are_missing_and_without_a_lifespan(se
 
 class NoKeysYet:
     """A key source of an application's own, that has no keys."""
+
+    remote = False
 
     def current(self) -> KeySet:
         raise KeysUnavailable()

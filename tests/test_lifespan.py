@@ -15,18 +15,19 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from jwt_middleware import JWTMiddleware, JWTMiddlewareError
+from jwt_middleware.testing import LocalServer
 
 from .conftest import AUDIENCE, ISSUER, Signer, client_for, make_app
-from .jwks_server import JWKSServer, hits_reach, jwk_of, status, status_becomes
+from .helpers import hits_reach, jwk_of, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
 
-def remote_options(server: JWKSServer, **options: Any) -> dict[str, Any]:
+def remote_options(server: LocalServer, **options: Any) -> dict[str, Any]:
     return {"algorithms": ["ES256"], "jwks_url": server.jwks_url, **options}
 
 
-async def test_startup_fetches_and_the_apps_own_lifespan_still_runs(server: JWKSServer, k1: Signer) -> None:
+async def test_startup_fetches_and_the_apps_own_lifespan_still_runs(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     events: list[str] = []
 
@@ -47,7 +48,7 @@ async def test_startup_fetches_and_the_apps_own_lifespan_still_runs(server: JWKS
     assert events == ["startup after 1 fetches", "shutdown"]
 
 
-async def test_shutdown_stops_refreshing_and_leaves_no_task_behind(server: JWKSServer, k1: Signer) -> None:
+async def test_shutdown_stops_refreshing_and_leaves_no_task_behind(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = make_app(**remote_options(server, jwks_refresh_interval=0.05))
     before = asyncio.all_tasks()
@@ -61,7 +62,7 @@ async def test_shutdown_stops_refreshing_and_leaves_no_task_behind(server: JWKSS
     assert asyncio.all_tasks() - before == set()
 
 
-async def test_shutdown_is_prompt_while_the_endpoint_hangs(server: JWKSServer, k1: Signer) -> None:
+async def test_shutdown_is_prompt_while_the_endpoint_hangs(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = make_app(**remote_options(server, jwks_refresh_interval=0.05, jwks_timeout=30))
     with anyio.fail_after(10):
@@ -73,7 +74,7 @@ async def test_shutdown_is_prompt_while_the_endpoint_hangs(server: JWKSServer, k
         assert anyio.current_time() - started < 2
 
 
-async def test_the_lifespan_can_run_again(server: JWKSServer, k1: Signer) -> None:
+async def test_the_lifespan_can_run_again(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = make_app(**remote_options(server, jwks_refresh_interval=3600))
     with anyio.fail_after(10):
@@ -90,7 +91,7 @@ async def _no_lifespan_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def test_an_app_without_lifespan_support_still_gets_its_keys(server: JWKSServer, k1: Signer) -> None:
+async def test_an_app_without_lifespan_support_still_gets_its_keys(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = JWTMiddleware(_no_lifespan_app, issuer=ISSUER, audience=AUDIENCE, **remote_options(server))
     with anyio.fail_after(10):
@@ -100,7 +101,7 @@ async def test_an_app_without_lifespan_support_still_gets_its_keys(server: JWKSS
             assert await status(client, "not.a.token") == 401
 
 
-async def test_without_a_lifespan_the_first_requests_share_one_fetch(server: JWKSServer, k1: Signer) -> None:
+async def test_without_a_lifespan_the_first_requests_share_one_fetch(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = make_app(**remote_options(server, jwks_refresh_interval=0.2, jwks_cooldown=3600))
     answers: list[int] = []
@@ -127,7 +128,7 @@ async def _append_status(client: httpx.AsyncClient, token: str, answers: list[in
     answers.append(await status(client, token))
 
 
-async def test_without_a_lifespan_an_outage_is_retried_with_backoff(server: JWKSServer, k1: Signer) -> None:
+async def test_without_a_lifespan_an_outage_is_retried_with_backoff(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     server.mode = "500"
     app = make_app(**remote_options(server, jwks_refresh_interval=0.2))
@@ -143,7 +144,7 @@ async def test_without_a_lifespan_an_outage_is_retried_with_backoff(server: JWKS
             await status_becomes(client, k1.token(), 200)
 
 
-async def test_a_down_endpoint_does_not_stop_startup(server: JWKSServer, k1: Signer) -> None:
+async def test_a_down_endpoint_does_not_stop_startup(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     server.stop()
     app = make_app(**remote_options(server, jwks_refresh_interval=0.1))
@@ -155,7 +156,7 @@ async def test_a_down_endpoint_does_not_stop_startup(server: JWKSServer, k1: Sig
             await status_becomes(client, k1.token(), 200)
 
 
-async def test_a_hanging_endpoint_delays_startup_by_the_timeout_only(server: JWKSServer, k1: Signer) -> None:
+async def test_a_hanging_endpoint_delays_startup_by_the_timeout_only(server: LocalServer, k1: Signer) -> None:
     server.mode = "hang"
     app = make_app(**remote_options(server, jwks_timeout=0.3))
     with anyio.fail_after(10):
@@ -165,7 +166,7 @@ async def test_a_hanging_endpoint_delays_startup_by_the_timeout_only(server: JWK
             assert await status(client, k1.token()) == 503
 
 
-async def test_strict_mode_fails_startup_without_keys(server: JWKSServer) -> None:
+async def test_strict_mode_fails_startup_without_keys(server: LocalServer) -> None:
     server.mode = "500"
     app = make_app(**remote_options(server, jwks_required_at_startup=True))
     with anyio.fail_after(10), pytest.raises(JWTMiddlewareError, match=r"jwks_required_at_startup=True .*HTTP 500"):
@@ -174,7 +175,7 @@ async def test_strict_mode_fails_startup_without_keys(server: JWKSServer) -> Non
 
 
 @pytest.mark.parametrize("with_lifespan", [True, False], ids=["starlette-app", "app-without-lifespan"])
-async def test_strict_mode_answers_lifespan_startup_failed(server: JWKSServer, with_lifespan: bool) -> None:
+async def test_strict_mode_answers_lifespan_startup_failed(server: LocalServer, with_lifespan: bool) -> None:
     server.mode = "garbage"
     options = remote_options(server, jwks_required_at_startup=True)
     if with_lifespan:
@@ -195,7 +196,7 @@ async def test_strict_mode_answers_lifespan_startup_failed(server: JWKSServer, w
     assert "not JSON" in sent[0]["message"]
 
 
-async def test_strict_mode_starts_when_keys_arrive(server: JWKSServer, k1: Signer) -> None:
+async def test_strict_mode_starts_when_keys_arrive(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = make_app(**remote_options(server, jwks_required_at_startup=True))
     with anyio.fail_after(10):

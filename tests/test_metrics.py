@@ -19,14 +19,16 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import Message
 
 from jwt_middleware import ErrorCode
 from jwt_middleware.metrics.otel import OpenTelemetryMetrics
 from jwt_middleware.metrics.prometheus import PrometheusMetrics
 from jwt_middleware.observe import Metrics
+from jwt_middleware.testing import LocalServer
 
 from .conftest import ISSUER, Signer, bearer, client_for, make_app
-from .jwks_server import JWKSServer, jwk_of, keyed_signer, status, status_becomes
+from .helpers import jwk_of, keyed_signer, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +128,7 @@ def expired(signer: Signer) -> str:
 
 
 async def test_a_scripted_mix_and_an_outage_are_counted_exactly(
-    server: JWKSServer, k1: Signer, readout: Readout
+    server: LocalServer, k1: Signer, readout: Readout
 ) -> None:
     k2, k9 = keyed_signer("k2"), keyed_signer("k9")  # k9 is never published
     server.jwks = {"keys": [jwk_of(k1)]}
@@ -172,7 +174,7 @@ async def test_a_scripted_mix_and_an_outage_are_counted_exactly(
 
 
 async def test_no_keys_is_503_counted_as_keys_unavailable_and_not_ready(
-    server: JWKSServer, k1: Signer, readout: Readout
+    server: LocalServer, k1: Signer, readout: Readout
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     server.mode = "500"
@@ -218,10 +220,10 @@ async def test_a_lifespan_scope_without_state_still_starts_the_keys(k1: Signer) 
     sent: list[str] = []
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
 
-    async def receive() -> dict[str, str]:
+    async def receive() -> Message:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message["type"])
 
     async def no_lifespan(scope: Any, receive: Any, send: Any) -> None:

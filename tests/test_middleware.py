@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Message
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -259,13 +260,13 @@ async def test_websocket_through_uvicorn_accepts_a_valid_token_and_refuses_befor
 
 
 async def test_websocket_without_the_extension_is_closed_with_1008() -> None:
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "websocket.connect"}]
+    sent: list[Message] = []
+    messages: list[Message] = [{"type": "websocket.connect"}]
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return messages.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {"type": "websocket", "path": "/ws", "headers": [], "root_path": ""}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from jwt_middleware import ConfigurationError, ErrorCode, JWTMiddleware
 from jwt_middleware.keys.events import KeyEvents
@@ -35,6 +35,11 @@ def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
+def field(record: logging.LogRecord, name: str) -> Any:
+    """A structured field the middleware put on a log record (`jwt_<name>`)."""
+    return record.__dict__[f"jwt_{name}"]
+
+
 def refusal_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "jwt_middleware.refusals"]
 
@@ -46,7 +51,7 @@ async def test_a_refusal_is_logged_once_with_its_code_and_what_the_token_claims(
     signer = signer_for("ES256")
     token = signer.token(headers={"kid": "k-\n1"}, exp=1)  # expired; a kid that tries to forge a log line
     async with client(middleware(signer)) as http:
-        response = await http.get("/orders/12?secret=1", headers=bearer(token))
+        response = await http.get("/orders/12?query-not-logged=1", headers=bearer(token))
     assert response.status_code == 401
     [record] = refusal_records(caplog)
     assert record.levelno == logging.INFO
@@ -65,7 +70,7 @@ async def test_a_refusal_is_logged_once_with_its_code_and_what_the_token_claims(
     }
     assert token.split(".")[2] not in caplog.text
     assert token.split(".")[1] not in caplog.text
-    assert "secret" not in caplog.text
+    assert "query-not-logged" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -86,7 +91,7 @@ async def test_what_cannot_be_read_from_a_token_is_logged_as_unknown(
         response = await http.get("/x", headers={"Authorization": authorization})
     assert response.json()["code"] == code
     [record] = refusal_records(caplog)
-    assert (record.jwt_iss, record.jwt_kid, record.jwt_alg) == (None, None, None)
+    assert (field(record, "iss"), field(record, "kid"), field(record, "alg")) == (None, None, None)
     assert record.getMessage().endswith("iss=- kid=- alg=-")
 
 
@@ -113,7 +118,7 @@ async def test_operator_problems_are_warnings_whatever_the_level(
     assert response.json()["code"] == "https_required"
     [record] = refusal_records(caplog)
     assert record.levelno == logging.WARNING
-    assert record.jwt_client == "203.0.113.9"
+    assert field(record, "client") == "203.0.113.9"
 
 
 def test_a_flood_logs_a_burst_per_code_per_window_and_says_how_many_were_dropped(
@@ -136,10 +141,10 @@ def test_a_flood_logs_a_burst_per_code_per_window_and_says_how_many_were_dropped
     anyio.run(refuse, ErrorCode.SIGNATURE_INVALID, 2)
 
     records = refusal_records(caplog)
-    codes = [r.jwt_code for r in records]
+    codes = [field(r, "code") for r in records]
     assert codes.count(ErrorCode.SIGNATURE_INVALID) == LOG_BURST + 2
     assert codes.count(ErrorCode.MISSING_TOKEN) == 1
-    dropped = [r.jwt_dropped for r in records if r.jwt_dropped]
+    dropped = [field(r, "dropped") for r in records if field(r, "dropped")]
     assert dropped == [7]
     assert records[-2].getMessage().endswith("client=None iss=- kid=- alg=- dropped=7")
 
@@ -192,18 +197,22 @@ async def test_a_failing_on_refusal_is_logged_by_kind_and_the_refusal_still_answ
 async def test_a_websocket_refusal_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="jwt_middleware")
     scope: Scope = {"type": "websocket", "path": "/ws", "headers": [], "client": ("10.0.0.1", 5)}
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await middleware(signer_for("ES256"))(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "missing_token"}]
     [record] = refusal_records(caplog)
-    assert (record.jwt_method, record.jwt_code, record.jwt_client) == ("WEBSOCKET", ErrorCode.MISSING_TOKEN, "10.0.0.1")
+    assert (field(record, "method"), field(record, "code"), field(record, "client")) == (
+        "WEBSOCKET",
+        ErrorCode.MISSING_TOKEN,
+        "10.0.0.1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -237,7 +246,7 @@ def test_key_events_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> No
     events.unavailable("past jwks_max_stale")
     events.installed(None, None)
 
-    logged = [(r.jwt_event, r.levelname) for r in caplog.records]  # type: ignore[attr-defined]
+    logged = [(field(r, "event"), r.levelname) for r in caplog.records]
     assert logged == [
         ("unavailable", "ERROR"),
         ("keys_fetched", "INFO"),
@@ -252,7 +261,7 @@ def test_key_events_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> No
         ("keys_unchanged", "INFO"),
         ("available", "WARNING"),
     ]
-    rotated = next(r for r in caplog.records if r.jwt_event == "keys_rotated")  # type: ignore[attr-defined]
+    rotated = next(r for r in caplog.records if field(r, "event") == "keys_rotated")
     assert rotated.getMessage() == (
         'https://idp/jwks.json: keys rotated, in [["k3", "ES256"]], out [["k1", "ES256"]]; using 2 keys'
     )

@@ -57,6 +57,12 @@ def test_websocket_scopes_match_as_get() -> None:
     assert RULES.access({"type": "websocket", "path": "/items/1", "root_path": "", "headers": []}) is EXE
 
 
+def test_on_an_exact_path_the_first_matching_rule_wins_exempt_before_optional() -> None:
+    rules = Rules(exempt=["/x", "POST /y"], optional=["GET /x", "/y"])
+    assert [rules.access(scope(m, "/x")) for m in ("GET", "POST")] == [EXE, EXE]
+    assert [rules.access(scope(m, "/y")) for m in ("GET", "POST")] == [OPT, EXE]
+
+
 def test_longest_prefix_first_whatever_the_order() -> None:
     rules = Rules(exempt=["/a/*"], optional=["/a/b/*"])
     assert rules.access(scope("GET", "/a/b/c")) is OPT

@@ -31,6 +31,8 @@ __all__ = ["JWKSOptions", "KeySet", "KeySource", "PreparedKey", "key_source", "k
 class KeySource(Protocol):
     """A provider's keys: a snapshot now, and (for remote sources) a refresh when a token names a new `kid`."""
 
+    remote: bool  # whether the keys are fetched, and so may need refreshing (static keys never do)
+
     def current(self) -> KeySet:
         """The keys to verify with now; raises `KeysUnavailable` when there are none yet."""
         ...

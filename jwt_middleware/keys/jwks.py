@@ -54,6 +54,8 @@ class JWKSKeys:
     >>> keys = JWKSKeys("https://login.example.com/.well-known/jwks.json", algorithms=["RS256"])
     """
 
+    remote = True
+
     def __init__(
         self,
         url: str | None,

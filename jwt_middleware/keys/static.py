@@ -8,6 +8,7 @@ from anyio.abc import TaskGroup
 
 from .keyset import KeySet
 from .loading import keys_from_material
+from .provenance import warn_if_test_keys
 
 __all__ = ["StaticKeys"]
 
@@ -15,8 +16,11 @@ __all__ = ["StaticKeys"]
 class StaticKeys:
     """A `KeySource` over fixed key material; unknown `kid`s are simply unknown."""
 
+    remote = False
+
     def __init__(self, material: object, algorithms: Collection[str]) -> None:
         self._keys = keys_from_material(material, algorithms)
+        warn_if_test_keys(self._keys, "key")  # a key from jwt_middleware.testing: fine in tests, never in production
 
     def current(self) -> KeySet:
         return self._keys

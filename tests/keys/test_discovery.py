@@ -12,20 +12,21 @@ from starlette.routing import Route
 
 from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.discovery import discovery_url
+from jwt_middleware.testing import LocalServer
 
 from ..conftest import AUDIENCE, Signer, client_for, make_app, whoami
-from ..jwks_server import JWKSServer, hits_reach, jwk_of, status, status_becomes
+from ..helpers import hits_reach, jwk_of, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
 DISCOVERY = "/tenant/.well-known/openid-configuration"
 
 
-def issuer_of(server: JWKSServer) -> str:
+def issuer_of(server: LocalServer) -> str:
     return f"{server.url}/tenant/"
 
 
-def discovery_app(server: JWKSServer, **options: Any) -> Starlette:
+def discovery_app(server: LocalServer, **options: Any) -> Starlette:
     options.setdefault("issuer", issuer_of(server))
     return make_app(algorithms=["ES256"], oidc_discovery=True, **options)
 
@@ -42,7 +43,7 @@ def test_the_document_is_under_the_issuer(issuer: str, expected: str) -> None:
     assert discovery_url(issuer) == expected
 
 
-async def test_discovery_finds_the_keys(server: JWKSServer, k1: Signer) -> None:
+async def test_discovery_finds_the_keys(server: LocalServer, k1: Signer) -> None:
     issuer = issuer_of(server)
     server.jwks = {"keys": [jwk_of(k1)]}
     server.discovery = {"issuer": issuer, "jwks_uri": server.jwks_url}
@@ -56,7 +57,7 @@ async def test_discovery_finds_the_keys(server: JWKSServer, k1: Signer) -> None:
 
 @pytest.mark.parametrize("named", ["https://evil.test/tenant/", "{issuer}", "{issuer}x", None])
 async def test_a_document_for_another_issuer_is_refused(
-    server: JWKSServer, k1: Signer, named: str | None, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, named: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer = issuer_of(server)
     server.jwks = {"keys": [jwk_of(k1)]}
@@ -73,7 +74,7 @@ async def test_a_document_for_another_issuer_is_refused(
 
 
 async def test_a_document_that_is_not_an_object_is_refused(
-    server: JWKSServer, k1: Signer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.discovery = [issuer_of(server)]  # type: ignore[assignment]
     app = discovery_app(server)
@@ -85,7 +86,7 @@ async def test_a_document_that_is_not_an_object_is_refused(
 
 @pytest.mark.parametrize("jwks_uri", ["http://login.example.com/jwks.json", "ftp://127.0.0.1/jwks.json", 42, None])
 async def test_an_unsafe_jwks_uri_is_refused(
-    server: JWKSServer, k1: Signer, jwks_uri: object, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, jwks_uri: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer = issuer_of(server)
     server.discovery = {"issuer": issuer, "jwks_uri": jwks_uri}
@@ -97,7 +98,7 @@ async def test_an_unsafe_jwks_uri_is_refused(
 
 
 async def test_discovery_survives_an_outage_and_follows_a_moved_jwks(
-    server: JWKSServer, k1: Signer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer = issuer_of(server)
     server.jwks = {"keys": [jwk_of(k1)]}
@@ -117,7 +118,7 @@ async def test_discovery_survives_an_outage_and_follows_a_moved_jwks(
             assert await status(client, k1.token(iss=issuer)) == 200
 
 
-async def test_discovery_down_at_startup_is_retried(server: JWKSServer, k1: Signer) -> None:
+async def test_discovery_down_at_startup_is_retried(server: LocalServer, k1: Signer) -> None:
     issuer = issuer_of(server)
     server.jwks = {"keys": [jwk_of(k1)]}
     app = discovery_app(server, jwks_refresh_interval=0.1)
@@ -129,7 +130,7 @@ async def test_discovery_down_at_startup_is_retried(server: JWKSServer, k1: Sign
             await status_becomes(client, k1.token(iss=issuer), 200)
 
 
-async def test_providers_can_use_discovery(server: JWKSServer, k1: Signer) -> None:
+async def test_providers_can_use_discovery(server: LocalServer, k1: Signer) -> None:
     issuer = issuer_of(server)
     server.jwks = {"keys": [jwk_of(k1)]}
     server.discovery = {"issuer": issuer, "jwks_uri": server.jwks_url}
@@ -154,7 +155,7 @@ async def test_providers_can_use_discovery(server: JWKSServer, k1: Signer) -> No
         ({"issuer": "https://login.example.com/", "key": "s" * 64}, "exactly one of"),
     ],
 )
-def test_discovery_settings_are_checked(server: JWKSServer, options: dict[str, Any], message: str) -> None:
+def test_discovery_settings_are_checked(server: LocalServer, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         discovery_app(server, **options).build_middleware_stack()
 

@@ -10,8 +10,8 @@ import gzip
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Literal
 
 import anyio
 import httpx
@@ -23,9 +23,11 @@ from starlette.routing import Route
 from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
 from jwt_middleware.keys.fetch import MAX_BODY_BYTES, JWKSOptions, _max_age, refresh_interval, url_problem
 from jwt_middleware.keys.jwks import JWKSKeys
+from jwt_middleware.testing import LocalServer
+from jwt_middleware.testing.server import Mode
 
 from ..conftest import AUDIENCE, ISSUER, Signer, bearer, client_for, make_app, whoami
-from ..jwks_server import JWKSServer, eventually, hits_reach, jwk_of, keyed_signer, status, status_becomes
+from ..helpers import eventually, hits_reach, jwk_of, keyed_signer, status, status_becomes
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +51,7 @@ def providers_app(providers: list[Provider], **options: Any) -> Starlette:
     return app
 
 
-async def test_keys_are_fetched_at_startup_and_not_per_request(server: JWKSServer, k1: Signer) -> None:
+async def test_keys_are_fetched_at_startup_and_not_per_request(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=3600)
     with anyio.fail_after(10):
@@ -60,7 +62,7 @@ async def test_keys_are_fetched_at_startup_and_not_per_request(server: JWKSServe
             assert server.hits["/jwks.json"] == 1
 
 
-async def test_background_refresh_picks_up_a_rotation(server: JWKSServer, k1: Signer, k2: Signer) -> None:
+async def test_background_refresh_picks_up_a_rotation(server: LocalServer, k1: Signer, k2: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=0.1, jwks_cooldown=3600)
     with anyio.fail_after(10):
@@ -77,7 +79,7 @@ async def test_background_refresh_picks_up_a_rotation(server: JWKSServer, k1: Si
 
 
 async def test_a_rotation_drops_the_retired_keys_verdicts_from_the_cache(
-    server: JWKSServer, k1: Signer, k2: Signer
+    server: LocalServer, k1: Signer, k2: Signer
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1), jwk_of(k2)]}
     # The middleware outermost (no Starlette stack around it), so the test can look at its cache.
@@ -102,7 +104,7 @@ async def test_a_rotation_drops_the_retired_keys_verdicts_from_the_cache(
             assert {v.key.kid for v in middleware.verifier.cache.verdicts()} == {"k2"}
 
 
-async def test_an_unknown_kid_fetches_the_new_set_once(server: JWKSServer, k1: Signer, k2: Signer) -> None:
+async def test_an_unknown_kid_fetches_the_new_set_once(server: LocalServer, k1: Signer, k2: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=3600, jwks_cooldown=30)
     with anyio.fail_after(10):
@@ -114,7 +116,7 @@ async def test_an_unknown_kid_fetches_the_new_set_once(server: JWKSServer, k1: S
             assert server.hits["/jwks.json"] == 2
 
 
-async def test_a_flood_of_unknown_kids_costs_one_fetch_per_cooldown(server: JWKSServer, k1: Signer) -> None:
+async def test_a_flood_of_unknown_kids_costs_one_fetch_per_cooldown(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=3600, jwks_cooldown=0.5)
 
@@ -147,7 +149,7 @@ async def test_a_flood_of_unknown_kids_costs_one_fetch_per_cooldown(server: JWKS
 
 @pytest.mark.parametrize("mode", ["500", "hang", "garbage", "empty", "huge", "redirect", "down"])
 async def test_an_outage_keeps_the_last_good_keys(
-    server: JWKSServer, k1: Signer, mode: str, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, mode: Mode | Literal["down"], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_refresh_interval=0.1, jwks_cooldown=0.1, jwks_timeout=0.3)
@@ -180,7 +182,7 @@ async def test_an_outage_keeps_the_last_good_keys(
     assert jwk_of(k1)["x"] not in caplog.text
 
 
-async def test_no_keys_at_all_is_503_with_retry_after_until_keys_arrive(server: JWKSServer, k1: Signer) -> None:
+async def test_no_keys_at_all_is_503_with_retry_after_until_keys_arrive(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     server.mode = "500"
     app = remote_app(server.jwks_url, **FAST)
@@ -200,7 +202,7 @@ async def test_no_keys_at_all_is_503_with_retry_after_until_keys_arrive(server: 
 
 
 async def test_keys_past_max_stale_are_dropped_and_come_back(
-    server: JWKSServer, k1: Signer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     app = remote_app(server.jwks_url, jwks_max_stale=0.2, **FAST)
@@ -221,7 +223,7 @@ async def test_keys_past_max_stale_are_dropped_and_come_back(
 
 
 async def test_a_set_without_usable_keys_never_replaces_a_good_one(
-    server: JWKSServer, k1: Signer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     rsa_too_small = {"kty": "RSA", "kid": "small", "n": "sXch", "e": "AQAB"}
     server.jwks = {"keys": [jwk_of(k1)]}
@@ -236,7 +238,7 @@ async def test_a_set_without_usable_keys_never_replaces_a_good_one(
 
 
 async def test_a_published_private_key_is_left_out_loudly(
-    server: JWKSServer, k1: Signer, k2: Signer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, k1: Signer, k2: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     leaked = jwk_of(k2, d="c2VjcmV0")
     server.jwks = {"keys": [jwk_of(k1), leaked]}
@@ -252,7 +254,7 @@ async def test_a_published_private_key_is_left_out_loudly(
 
 async def test_each_provider_has_its_own_keys(k1: Signer, k2: Signer) -> None:
     other_issuer = "https://other.test/"
-    with JWKSServer() as first, JWKSServer() as second:
+    with LocalServer() as first, LocalServer() as second:
         first.jwks = {"keys": [jwk_of(k1)]}
         second.jwks = {"keys": [jwk_of(k2)]}
         providers = [
@@ -271,7 +273,7 @@ async def test_each_provider_has_its_own_keys(k1: Signer, k2: Signer) -> None:
         assert second.hits["/jwks.json"] >= 1
 
 
-async def test_cache_control_max_age_sets_the_interval(server: JWKSServer, k1: Signer) -> None:
+async def test_cache_control_max_age_sets_the_interval(server: LocalServer, k1: Signer) -> None:
     server.jwks = {"keys": [jwk_of(k1)]}
     server.cache_control = "public, max-age=3600"
     # A max-age is clamped from below to min(60 s, jwks_refresh_interval): here 0.1 s, so 3600 stands.
@@ -372,7 +374,10 @@ def _jwks_body(*signers: Signer) -> bytes:
 
 
 async def _with_transport(
-    handler: Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]], token: str, **options: Any
+    handler: Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]],
+    token: str,
+    **options: Any,
 ) -> tuple[int, httpx.AsyncClient]:
     http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     app = remote_app("https://idp.test/jwks.json", http_client=http_client, **{**FAST, **options})
@@ -462,10 +467,10 @@ async def test_a_bad_answer_is_refused(
 
 
 async def test_transport_errors_and_surprises_are_survived(k1: Signer, caplog: pytest.LogCaptureFixture) -> None:
-    answers = iter(["ok", "connect", "boom"])
+    answers = ["ok", "connect", "boom"]
 
     def handler(request: httpx.Request) -> httpx.Response:
-        answer = next(answers, "ok")
+        answer = answers.pop(0) if answers else "ok"
         if answer == "connect":
             raise httpx.ConnectError("refused", request=request)
         if answer == "boom":
@@ -478,7 +483,7 @@ async def test_transport_errors_and_surprises_are_survived(k1: Signer, caplog: p
         async with LifespanManager(app) as manager, client_for(manager.app) as client:
 
             async def passes() -> bool:
-                return answers.__length_hint__() == 0 and await status(client, k1.token()) == 200
+                return not answers and await status(client, k1.token()) == 200
 
             await eventually(passes)
     # The caller's client is the caller's to close: the middleware used it and left it open.
