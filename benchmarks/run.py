@@ -150,10 +150,10 @@ def _metrics(backend: str) -> Any:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from jwt_middleware.metrics.otel import OpenTelemetryMetrics
+    from jwt_middleware.metrics.otel import OpenTelemetryHistogramMetrics, OpenTelemetryMetrics
 
     provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    return OpenTelemetryMetrics(provider, record_durations=backend == "otel-histogram")
+    return (OpenTelemetryHistogramMetrics if backend == "otel-histogram" else OpenTelemetryMetrics)(provider)
 
 
 def _with_metrics(label: str, name: str) -> str:

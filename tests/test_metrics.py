@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message
 
 from jwt_middleware import ErrorCode
-from jwt_middleware.metrics.otel import OpenTelemetryMetrics
+from jwt_middleware.metrics.otel import OpenTelemetryHistogramMetrics, OpenTelemetryMetrics
 from jwt_middleware.metrics.prometheus import PrometheusMetrics
 from jwt_middleware.observe import Metrics
 from jwt_middleware.testing import LocalServer
@@ -73,7 +73,8 @@ class OpenTelemetryReadout:
     def __init__(self, *, record_durations: bool = False) -> None:
         self.reader = InMemoryMetricReader()
         self.provider = MeterProvider(metric_readers=[self.reader])
-        self.metrics = OpenTelemetryMetrics(self.provider, record_durations=record_durations)
+        kind = OpenTelemetryHistogramMetrics if record_durations else OpenTelemetryMetrics
+        self.metrics = kind(self.provider)
         self.record_durations = record_durations
 
     def read(self) -> Reading:
