@@ -44,7 +44,8 @@ async def _discard(message: Message) -> None:
     return None
 
 
-def _scope(path: str, headers: object) -> dict[str, Any]:
+def request_scope(path: str, headers: object) -> dict[str, Any]:
+    """A fresh http scope for one call: every harness (timed or counted) sends the same one."""
     return {**_SCOPE, "path": path, "raw_path": path.encode(), "headers": headers, "state": {}}
 
 
@@ -63,7 +64,7 @@ async def time_calls(app: ASGIApp, path: str, headers: Sequence[object], *, yiel
     gc.disable()
     try:
         for item in headers:
-            scope = _scope(path, item)
+            scope = request_scope(path, item)
             if yield_to_loop:
                 await checkpoint(0)
             start = clock()
@@ -81,7 +82,7 @@ async def status_of(app: ASGIApp, path: str, headers: object) -> int:
     async def send(message: Message) -> None:
         messages.append(message)
 
-    await app(_scope(path, headers), _receive, send)
+    await app(request_scope(path, headers), _receive, send)
     return int(messages[0]["status"]) if messages else 0
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import BASE_HEADERS, bearer_headers
+from benchmarks.harness import BASE_HEADERS, bearer_headers, request_scope
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,17 +45,6 @@ else:  # pragma: no cover
 BUDGETS = Path(__file__).with_name("budgets.toml")
 WARMUP = 16
 ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
-_SCOPE: dict[str, Any] = {
-    "type": "http",
-    "asgi": {"version": "3.0", "spec_version": "2.4"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "root_path": "",
-    "query_string": b"",
-    "client": ("127.0.0.1", 50000),
-    "server": ("127.0.0.1", 8000),
-}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -84,8 +73,7 @@ def _asgi_step(app: Any, path: str, expect: int) -> Callable[[Any], object]:
             statuses.append(message["status"])
 
     def step(headers: Any) -> object:
-        scope = {**_SCOPE, "path": path, "raw_path": path.encode(), "headers": headers, "state": {}}
-        coroutine = app(scope, _receive, send)
+        coroutine = app(request_scope(path, headers), _receive, send)
         try:
             coroutine.send(None)
         except StopIteration:

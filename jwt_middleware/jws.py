@@ -56,8 +56,6 @@ _CANONICAL_LAST: tuple[frozenset[int], ...] = (
     frozenset(b"AQgw"),
     frozenset(b"AEIMQUYcgkosw048"),
 )
-# Header parameters we understand; a `crit` header naming anything else must be refused (RFC 7515 4.1.11).
-_UNDERSTOOD_CRITICAL: frozenset[str] = frozenset()
 _MAX_KID_LENGTH = 256
 _JSON_WHITESPACE = (b" ", b"\t", b"\n", b"\r")
 _HEADER_CACHE_SIZE = 256
@@ -161,8 +159,7 @@ class HeaderPolicy:
         if crit is not None:
             if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
                 raise ErrorCode.HEADER_INVALID.refusal("The token's crit header is malformed.")
-            if not _UNDERSTOOD_CRITICAL.issuperset(crit):
-                raise ErrorCode.CRIT_UNSUPPORTED.refusal()
+            raise ErrorCode.CRIT_UNSUPPORTED.refusal()  # we implement no extension, so every crit names one
         if header.get("b64", True) is not True:
             raise ErrorCode.CRIT_UNSUPPORTED.refusal("Unencoded payloads (RFC 7797) are not accepted.")
         kid = header.get("kid")

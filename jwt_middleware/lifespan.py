@@ -35,18 +35,20 @@ class KeysLifespan:
         self._task_group: TaskGroup | None = None
 
     async def run(self, scope: Scope) -> None:
-        try:
-            async with anyio.create_task_group() as self._task_group:
-                try:
-                    await self._run_app(scope)
-                finally:
-                    self._task_group.cancel_scope.cancel()
-                    with anyio.CancelScope(shield=True):
-                        await self._stop_sources()
-        except Exception:
-            if self._startup_error is not None:
-                raise self._startup_error from None  # the server reports our message, not a task group wrapping it
-            raise
+        app_error: Exception | None = None
+        async with anyio.create_task_group() as self._task_group:
+            try:
+                await self._run_app(scope)
+            except Exception as exc:  # re-raised below, outside the task group, so it is not wrapped in a group
+                app_error = exc
+            finally:
+                self._task_group.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await self._stop_sources()
+        if self._startup_error is not None:
+            raise self._startup_error from None  # the server reports our message, whatever the app made of it
+        if app_error is not None:
+            raise app_error
 
     async def _run_app(self, scope: Scope) -> None:
         try:
@@ -62,7 +64,7 @@ class KeysLifespan:
         if message["type"] == "lifespan.startup":
             self._started = True
             await self._start_sources()
-        elif message["type"] == "lifespan.shutdown":
+        else:  # lifespan.shutdown, the only other message of the protocol
             await self._stop_sources()
         return message
 
@@ -79,12 +81,9 @@ class KeysLifespan:
             raise
 
     async def _own_lifespan(self) -> None:
-        message = await self._receive_and_act()
-        if message["type"] == "lifespan.startup":
+        while (await self._receive_and_act())["type"] == "lifespan.startup":
             await self._send({"type": "lifespan.startup.complete"})
-            message = await self._receive_and_act()
-        if message["type"] == "lifespan.shutdown":
-            await self._send({"type": "lifespan.shutdown.complete"})
+        await self._send({"type": "lifespan.shutdown.complete"})  # lifespan.shutdown: the only other message
 
     async def _stop_sources(self) -> None:
         for source in self._sources:

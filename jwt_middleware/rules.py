@@ -65,15 +65,16 @@ class Rules:
         access = self._exact.get(path)
         if access is not None:
             return access
-        method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
-        for methods, access in self._exact_by_method.get(path, ()):
-            if methods is None or method in methods:
-                return access
-        for prefix, methods, access in self._prefixes:
-            if (path == prefix or (path.startswith(prefix) and path[len(prefix)] == "/")) and (
-                methods is None or method in methods
-            ):
-                return access
+        if self._exact_by_method or self._prefixes:  # with exact paths only, a miss is decided (~0.3k instr.)
+            method = scope.get("method", "GET")  # websocket scopes have no method: treat them as GET
+            for methods, access in self._exact_by_method.get(path, ()):
+                if methods is None or method in methods:
+                    return access
+            for prefix, methods, access in self._prefixes:
+                if (path == prefix or (path.startswith(prefix) and path[len(prefix)] == "/")) and (
+                    methods is None or method in methods
+                ):
+                    return access
         return _REQUIRED
 
 

@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from jwt_middleware import JWTMiddleware, JWTMiddlewareError
 from jwt_middleware.testing import LocalServer
 
-from .conftest import AUDIENCE, ISSUER, Signer, client_for, make_app
+from .conftest import AUDIENCE, ISSUER, Signer, client_for, make_app, signer_for
 from .helpers import hits_reach, jwk_of, status, status_becomes
 
 pytestmark = pytest.mark.anyio
@@ -202,3 +202,22 @@ async def test_strict_mode_starts_when_keys_arrive(server: LocalServer, k1: Sign
     with anyio.fail_after(10):
         async with LifespanManager(app) as manager, client_for(manager.app) as client:
             assert await status(client, k1.token()) == 200
+
+
+async def test_an_app_whose_own_startup_fails_fails_the_lifespan_with_its_own_error() -> None:
+    async def failing_startup(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup: the app speaks the protocol, then its own start-up breaks
+        raise RuntimeError("the database is down")
+
+    middleware = JWTMiddleware(
+        failing_startup, algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, key=signer_for("ES256").public
+    )
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:  # pragma: no cover - the app fails before it answers
+        pass
+
+    with pytest.raises(RuntimeError, match="the database is down"):
+        await middleware({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)

@@ -121,3 +121,17 @@ async def test_redis_down_fails_closed() -> None:
         await client.aclose()
     assert response.status_code == 401
     assert response.json()["code"] == "token_invalid"
+
+
+def test_a_jti_revoked_again_for_longer_stays_revoked_when_its_first_expiry_passes() -> None:
+    denylist = MemoryDenylist()
+    now = time.time()
+    denylist.revoke("j-1", expires_at=now + 0.01)
+    denylist.revoke("j-1", expires_at=now + 3600)  # the later expiry wins
+    time.sleep(0.02)
+    assert len(denylist) == 1  # the heap's first entry for j-1 expired, and was skipped
+
+
+async def test_redis_revoke_refuses_an_empty_jti(redis_client: object) -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        await RedisDenylist(redis_client).revoke("", expires_at=time.time() + 60)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jwt_middleware import ConfigurationError, JWTMiddleware, Provider
+from jwt_middleware import ConfigurationError, JWKSOptions, JWTMiddleware, Provider
+from jwt_middleware.settings import REQUIRED
 
 from .conftest import AUDIENCE, ISSUER, signer_for
 
@@ -119,3 +120,44 @@ def test_str_secret_of_sufficient_length_is_accepted() -> None:
     # A 32-byte secret is long enough for HS256 only, so HS512 is simply not bound to it.
     keys = middleware.key_sources[0].current()
     assert [k.alg for k in keys.keys] == ["HS256"]
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never called
+    pass
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"jwks": {"cooldown": 1}}, "jwks must be a JWKSOptions"),
+        ({"algorithms": [256]}, "algorithms must be strings"),
+        ({"providers": ["https://issuer.test/"]}, r"providers\[0\] must be a Provider"),
+    ],
+)
+def test_wrongly_typed_options_name_themselves(options: dict[str, Any], message: str) -> None:
+    keywords: dict[str, Any] = {"algorithms": ["ES256"], "issuer": ISSUER, "audience": AUDIENCE}
+    if "providers" in options:
+        keywords = {"algorithms": ["ES256"]}
+    else:
+        keywords["key"] = signer_for("ES256").public
+    with pytest.raises(ConfigurationError, match=message):
+        JWTMiddleware(_app, **{**keywords, **options})
+
+
+def test_the_required_sentinel_reads_as_its_name() -> None:
+    assert repr(REQUIRED) == "REQUIRED"
+
+
+def test_jwks_options_group_the_remote_knobs_and_a_keyword_of_its_own_wins() -> None:
+    server = "https://issuer.test/jwks.json"
+    options = JWKSOptions(cooldown=60, timeout=2)
+    grouped = JWTMiddleware(
+        _app, algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, jwks_url=server, jwks=options, jwks_timeout=3
+    )
+    assert (grouped.settings.jwks.cooldown, grouped.settings.jwks.timeout) == (60.0, 3.0)
+    with pytest.raises(ConfigurationError, match=r"jwks\.cooldown"):
+        JWTMiddleware(
+            _app, algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, jwks_url=server, jwks=JWKSOptions(cooldown=-1)
+        )
+    with pytest.raises(ConfigurationError, match="jwks_cooldown"):
+        JWTMiddleware(_app, algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, jwks_url=server, jwks_cooldown=-1)

@@ -171,6 +171,7 @@ REJECTED: list[tuple[str, Callable[[Signer], str], int, str]] = [
     ("duplicate-claim", _signed_bytes(payload=b'{"sub":"a","sub":"b","exp":99999999999}'), 401, "token_malformed"),
     ("header-not-object", _signed_bytes(header=b'["alg"]'), 401, "token_malformed"),
     ("payload-not-object", _signed_bytes(payload=b'"claims"'), 401, "token_malformed"),
+    ("payload-spaced-array", _signed_bytes(payload=b' ["exp", 99999999999]'), 401, "token_malformed"),
     ("payload-not-json", _signed_bytes(payload=b"hello"), 401, "token_malformed"),
     ("payload-trailing-data", _signed_bytes(payload=b'{"exp":99999999999} {}'), 401, "token_malformed"),
     ("payload-nan", _signed_bytes(payload=b'{"exp":NaN}'), 401, "token_malformed"),
@@ -303,3 +304,43 @@ async def test_json_whitespace_around_and_inside_is_legal() -> None:
     async with client_for(app_for(signer)) as client:
         response = await client.get("/", headers=bearer(token))
     assert response.status_code == 200, response.text
+
+
+async def test_scopes_come_from_scope_and_scp_in_any_form() -> None:
+    signer = signer_for("ES256")
+    app = app_for(signer)
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({"scope": ["a", "b"]}, ["a", "b"]),
+        ({"scp": "c d"}, ["c", "d"]),
+        ({"scope": "a", "scp": ["a", "e"]}, ["a", "e"]),
+    ]
+    async with client_for(app) as client:
+        for claims, scopes in cases:
+            response = await client.get("/", headers=bearer(signer.token(**claims)))
+            assert response.json()["scopes"] == ["authenticated", *scopes], claims
+
+
+async def test_without_a_configured_audience_a_token_without_aud_is_accepted() -> None:
+    signer = signer_for("ES256")
+    async with client_for(app_for(signer, audience=None)) as client:
+        response = await client.get("/", headers=bearer(signer.token(aud=...)))
+    assert response.json()["claims"]["sub"] == "user-1"
+
+
+def test_parse_compact_refuses_a_token_over_the_size_limit_on_its_own() -> None:
+    from jwt_middleware.errors import InvalidToken
+    from jwt_middleware.jws import HeaderPolicy, parse_compact
+
+    with pytest.raises(InvalidToken) as refused:
+        parse_compact(b"a" * 300, HeaderPolicy(frozenset({"ES256"}), None), 256)
+    assert refused.value.code == "token_too_large"
+
+
+async def test_a_token_without_exp_is_accepted_only_when_exp_is_not_required(caplog: pytest.LogCaptureFixture) -> None:
+    signer = signer_for("ES256")
+    token = signer.token(exp=...)
+    async with client_for(app_for(signer)) as client:
+        assert (await client.get("/", headers=bearer(token))).json()["code"] == "claim_missing"
+    async with client_for(app_for(signer, required_claims=[])) as client:
+        assert (await client.get("/", headers=bearer(token))).json()["claims"]["sub"] == "user-1"
+    assert "tokens without expiry are accepted" in caplog.text  # and the opt-out is warned about at start-up

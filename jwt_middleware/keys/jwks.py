@@ -159,10 +159,9 @@ class JWKSKeys:
 
     async def aclose(self) -> None:
         self._running = False
-        if self._loop_scope is not None:
+        if self._loop_scope is not None and self._loop_done is not None:  # both are set as the loop starts
             self._loop_scope.cancel()
-            if self._loop_done is not None:
-                await self._loop_done.wait()
+            await self._loop_done.wait()
         self._loop_scope = self._loop_done = None
         client, self._client = self._client, None
         if client is not None:

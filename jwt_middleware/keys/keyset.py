@@ -81,9 +81,6 @@ class KeySet:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def __bool__(self) -> bool:
-        return bool(self.keys)
-
     def __repr__(self) -> str:
         return f"KeySet({[(k.kid, k.alg) for k in self.keys]!r})"
 

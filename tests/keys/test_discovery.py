@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -166,3 +167,18 @@ def test_a_provider_with_discovery_needs_an_issuer() -> None:
     app.add_middleware(JWTMiddleware, algorithms=["ES256"], providers=providers)
     with pytest.raises(ConfigurationError, match=r"providers\[0\]\.discovery=True needs providers\[0\]\.issuer"):
         app.build_middleware_stack()
+
+
+async def test_a_rediscovered_document_naming_the_same_keys_changes_nothing(
+    server: LocalServer, k1: Signer, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = issuer_of(server)
+    server.jwks = {"keys": [jwk_of(k1)]}
+    server.discovery = {"issuer": issuer, "jwks_uri": server.jwks_url}
+    app = discovery_app(server, jwks_refresh_interval=0.05)
+    caplog.set_level(logging.INFO, logger="jwt_middleware")
+    with anyio.fail_after(10):
+        async with LifespanManager(app) as manager, client_for(manager.app) as client:
+            await hits_reach(server, 3, path=DISCOVERY)
+            assert await status(client, k1.token(iss=issuer)) == 200
+    assert caplog.text.count("names jwks_uri") == 1  # logged when it was learned, not at every rediscovery

@@ -523,3 +523,37 @@ async def test_a_source_starts_once_and_closes_idempotently(k1: Signer) -> None:
                 assert len(source.current()) == 1
                 await source.aclose()
                 await source.aclose()
+
+
+async def test_a_second_unknown_kid_refresh_within_the_cooldown_is_refused_at_once(
+    server: LocalServer, k1: Signer
+) -> None:
+    server.jwks = {"keys": [jwk_of(k1)]}
+    source = JWKSKeys(server.jwks_url, algorithms=["ES256"], options=JWKSOptions(cooldown=3600))
+    with anyio.fail_after(10):
+        first = await source.refresh_for_unknown_kid()
+        assert first is not None
+        assert len(first) == 1
+        assert await source.refresh_for_unknown_kid() is None  # asked directly, past may_refresh_for_unknown_kid()
+    assert server.hits["/jwks.json"] == 1
+    await source.aclose()
+
+
+async def test_with_several_remote_providers_the_iss_chooses_and_an_unknown_kid_refreshes_that_provider(
+    server: LocalServer, k1: Signer, k2: Signer
+) -> None:
+    other = "https://other.test/"
+    server.jwks = {"keys": [jwk_of(k1)]}
+    providers = [
+        Provider(issuer=ISSUER, audience=AUDIENCE, jwks_url=server.jwks_url),
+        Provider(issuer=other, audience=AUDIENCE, jwks_url=server.url + "/other.json"),
+    ]
+    app = providers_app(providers, jwks_refresh_interval=3600, jwks_cooldown=0.05)
+    with anyio.fail_after(10):
+        async with LifespanManager(app) as manager, client_for(manager.app) as client:
+            # k2's kid is published by neither provider yet, so the token's iss picks one, and only then may it
+            # cause a fetch: the claims are read first, and checked against that provider before it is asked.
+            server.jwks = {"keys": [jwk_of(k1), jwk_of(k2)]}
+            assert await status(client, k2.token()) == 200
+            assert server.hits["/jwks.json"] == 2
+            assert server.hits["/other.json"] == 1  # the other provider was never asked again

@@ -160,3 +160,51 @@ def test_a_refetched_set_keeps_the_objects_of_keys_it_already_held() -> None:
 def test_an_oct_key_must_be_strict_base64url(k: str) -> None:
     with pytest.raises(ConfigurationError, match='"k" is not valid base64url'):
         keys_from_material({"kty": "oct", "k": k}, ["HS256"])
+
+
+@pytest.mark.parametrize(
+    ("jwk", "message"),
+    [
+        ({"kty": "EC", "crv": "P-256", "kid": 7}, '"kid" must be a string'),
+        ({"kty": "oct", "k": "c2VjcmV0" * 8, "alg": "RS256"}, 'an HMAC secret cannot verify "alg" RS256'),
+    ],
+)
+def test_jwk_members_of_the_wrong_kind_are_named(jwk: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        keys_from_material(jwk, ["HS256", "RS256"])
+
+
+def test_a_pem_key_no_jws_algorithm_uses_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa
+
+    pem = (
+        dsa.generate_private_key(key_size=1024)  # noqa: S505 - a key only to be refused
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(ConfigurationError, match="DSAPublicKey, which no JWS algorithm uses"):
+        keys_from_material(pem, ["RS256"])
+
+
+def test_an_ed448_key_names_itself_when_it_fits_no_algorithm() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    with pytest.raises(ConfigurationError, match="an Ed448 key fits none"):
+        keys_from_material(ed448.Ed448PrivateKey.generate().public_key(), ["RS256"])
+
+
+def test_no_key_fits_an_algorithm_we_do_not_know() -> None:
+    from jwt_middleware.keys.algorithms import fits
+
+    assert not fits("XS999", b"s" * 64)
+
+
+async def test_static_keys_never_refresh() -> None:
+    from jwt_middleware.keys.static import StaticKeys
+
+    source = StaticKeys(signer_for("ES256").public, ["ES256"])
+    assert (source.remote, source.refresh_due(), source.may_refresh_for_unknown_kid()) == (False, False, False)
+    assert await source.refresh_for_unknown_kid() is None
+    await source.refresh_if_due()  # nothing to do, and nothing done
+    assert source.current() is source.current()
