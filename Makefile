@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-smoke bench-e2e bench-instr clean
+.PHONY: demo test lint bench bench-smoke bench-e2e bench-instr bench-metrics clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-instr: $(BENCH_STAMP)
 bench-e2e: $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk (as root)"; exit 2; }
 	$(BIN)/python -m benchmarks.e2e
+
+# What metrics cost per request, in CPU instructions under callgrind (deterministic, unlike the wall clock).
+bench-metrics: $(BENCH_STAMP)
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind (as root)"; exit 2; }
+	$(BIN)/python -m benchmarks.metrics_instructions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

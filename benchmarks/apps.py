@@ -48,8 +48,8 @@ def bare_fastapi() -> FastAPI:
     return app
 
 
-def ours(algorithm: str, key: str, *, cache_size: int = 4096) -> ASGIApp:
-    """The bare app behind JWTMiddleware, configured as the README shows, with /health exempt."""
+def ours(algorithm: str, key: str, *, cache_size: int = 4096, metrics: Any = None) -> ASGIApp:
+    """The bare app behind JWTMiddleware, configured as the README shows, with /health exempt (and `metrics`)."""
     from jwt_middleware import JWTMiddleware
 
     app = Starlette(routes=_routes())
@@ -61,6 +61,7 @@ def ours(algorithm: str, key: str, *, cache_size: int = 4096) -> ASGIApp:
         key=key,
         exempt=["/health"],
         cache_size=cache_size,
+        metrics=metrics,
     )
     return app
 

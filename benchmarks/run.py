@@ -54,6 +54,9 @@ FLOOR, OURS_REPEATED, OURS_FRESH = "floor: raw signature check", "ours, repeated
 UNKNOWN_KID = "ours, unknown kid, remote keys (401)"
 HOSTILE, BAD_SIGNATURE = "ours, hostile unsigned payload (401)", "ours, bad signature, same size (401)"
 FLAT_CLAIMS = "ours, repeated token, flat claims"
+# Metrics on vs off (issue 14): the same rows with each backend, for the cheapest and the most common algorithm.
+METRICS_BACKENDS = {"Prometheus": "prometheus", "OpenTelemetry": "otel", "OTel + histogram": "otel-histogram"}
+METRICS_ALGORITHMS = ("HS256", "RS256")
 FLOOD_PATH, KID = "/flood.json", "bench-key-1"
 BHM_REPEATED, BHM_FRESH = "BaseHTTPMiddleware + jwt.decode, repeated", "BaseHTTPMiddleware + jwt.decode, fresh"
 PACKAGES = (
@@ -137,6 +140,27 @@ def _ours(signer: Signer) -> ASGIApp:
     return apps.ours(signer.algorithm, signer.configured_key)
 
 
+def _metrics(backend: str) -> Any:
+    """A metrics backend on a registry (or meter provider) of its own, as a service would run it."""
+    if backend == "prometheus":
+        from prometheus_client import CollectorRegistry
+
+        from jwt_middleware.metrics.prometheus import PrometheusMetrics
+
+        return PrometheusMetrics(CollectorRegistry())
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from jwt_middleware.metrics.otel import OpenTelemetryHistogramMetrics, OpenTelemetryMetrics
+
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return (OpenTelemetryHistogramMetrics if backend == "otel-histogram" else OpenTelemetryMetrics)(provider)
+
+
+def _with_metrics(label: str, name: str) -> str:
+    return f"{label}, {name} metrics"
+
+
 def build_variants(signers: dict[str, Signer], pools: dict[str, list[str]], plan: Plan, ours: bool) -> list[Variant]:
     rs256 = signers["RS256"]
     plain = Feed.repeated(rs256.mint("bare"), plan)  # bare apps get the same headers and ignore them
@@ -189,6 +213,11 @@ def build_variants(signers: dict[str, Signer], pools: dict[str, list[str]], plan
         algorithm_rows = [(FLOOR, apps.floor(signer), floor, BARE)]
         if ours:
             algorithm_rows += [(OURS_REPEATED, _ours(signer), repeated, BARE), (OURS_FRESH, _ours(signer), fresh, BARE)]
+            if algorithm in METRICS_ALGORITHMS:
+                for name, backend in METRICS_BACKENDS.items():
+                    for label, feed in ((OURS_REPEATED, repeated), (OURS_FRESH, fresh)):
+                        app = apps.ours(signer.algorithm, signer.configured_key, metrics=_metrics(backend))
+                        algorithm_rows.append((_with_metrics(label, name), app, feed, BARE))
         algorithm_rows.append((BHM_REPEATED, apps.base_http(signer), repeated, BARE))
         for name, (factory, on_fastapi) in apps.ALTERNATIVES.items():
             algorithm_rows.append((f"{name}, fresh", factory(signer), fresh, BARE_FASTAPI if on_fastapi else BARE))
@@ -331,6 +360,20 @@ def print_versus(variants: Sequence[Variant], algorithms: Sequence[str]) -> None
             mine = overhead(by_key, f"{a} {ours_label}")
             cells.append(f"{overhead(by_key, f'{a} {label}') / mine:>8.1f}x" if mine > 0 else f"{'inf':>9}")
         print(f"{label:<56}" + "".join(cells))
+
+
+def print_metrics_cost(variants: Sequence[Variant]) -> None:
+    """Each metrics backend's cost: the row with metrics on against the same row with them off."""
+    by_key = {v.key: v for v in variants}
+    print("\nMetrics on vs off (median µs; + is the cost of metrics, per request)")
+    for a in METRICS_ALGORITHMS:
+        for label in (OURS_REPEATED, OURS_FRESH):
+            off = by_key[f"{a} {label}"].samples.median_us
+            cells = [f"off {off:.1f}"]
+            for name in METRICS_BACKENDS:
+                on = by_key[f"{a} {_with_metrics(label, name)}"].samples.median_us
+                cells.append(f"{name} {on:.1f} ({(on - off) / off * 100:+.1f}%, {on - off:+.2f} µs)")
+            print(f"  {a} {label:<24} " + "; ".join(cells))
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert outcome.refresh is not None
     remote.print_refresh(outcome.refresh, refresh_calls, plan.reps)
     print_versus(variants, ALGORITHMS)
+    print_metrics_cost(variants)
     timing = [dataclasses.replace(check, wall_clock=True) for check in budget_checks(variants, ALGORITHMS, budgets)]
     checks = timing + remote_checks(outcome, budgets)
     held = outcome.held

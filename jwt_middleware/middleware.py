@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
@@ -14,8 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bearer import bearer_token, is_b64token, sent_over_tls
 from .errors import AuthError, ErrorCode, MissingToken, Rendered, render
+from .health import Health, health_of
 from .keys import KeySource, key_source
+from .keys.jwks import JWKSKeys
 from .lifespan import KeysLifespan
+from .observe import Metrics, RefusalHook, RefusalReporter
 from .revocation import RevocationCheck
 from .rules import Access, Rules
 from .settings import REQUIRED, JWKSOptions, Provider, Required, Settings
@@ -45,6 +50,11 @@ class JWTMiddleware:
     `jwt_middleware.keys.jwks` explains the schedule and servers without a lifespan. `http_client` (advanced) is an
     `httpx.AsyncClient` to fetch with (proxies, CA bundles, tests); the middleware never closes it, and still
     refuses redirects and applies the timeout.
+
+    Operations (see `observe` and `health`): refusals are logged at `refusal_log_level` (None: off) on
+    `jwt_middleware.refusals`, rate-limited per code; `on_refusal(connection, refusal)` observes each refusal
+    without changing the answer; `metrics=PrometheusMetrics()` (or `OpenTelemetryMetrics()`) counts outcomes;
+    `health()` says whether tokens can be verified now.
     """
 
     def __init__(
@@ -71,6 +81,9 @@ class JWTMiddleware:
         cache_size: int = 4096,
         is_revoked: RevocationCheck | None = None,
         on_error: ErrorHandler | None = None,
+        on_refusal: RefusalHook | None = None,
+        refusal_log_level: int | None = logging.INFO,
+        metrics: Metrics | None = None,
         jwks: JWKSOptions | None = None,
         jwks_cooldown: float | None = None,
         jwks_refresh_interval: float | None = None,
@@ -116,7 +129,9 @@ class JWTMiddleware:
         # Public for tests and health checks: the verifier (and its verdict cache) and each provider's key source.
         self.key_sources: list[KeySource] = []
         issuers = []
-        for provider in settings.providers:
+        # Each provider's label in metrics and health: its issuer (a configured, bounded set), else its index.
+        self._provider_labels: list[str] = []
+        for index, provider in enumerate(settings.providers):
             source = key_source(
                 key=provider.key,
                 jwks_url=provider.jwks_url,
@@ -126,6 +141,7 @@ class JWTMiddleware:
                 http_client=http_client,
             )
             self.key_sources.append(source)
+            self._provider_labels.append(provider.issuer if provider.issuer is not None else str(index))
             issuers.append(Issuer(provider.issuer, provider.audiences, source))
         self.verifier = Verifier(settings, issuers, is_revoked=is_revoked)
         self._on_error = on_error
@@ -136,10 +152,21 @@ class JWTMiddleware:
         # Refusals are a fixed set (each description is a constant, or names a configured claim), so their bytes
         # are rendered once; the headers are a tuple, and each answer sends a list of its own (see _reject).
         self._rendered: dict[tuple[ErrorCode, str], Rendered] = {}
+        self._refusals = RefusalReporter(
+            level=refusal_log_level, on_refusal=on_refusal, max_token_bytes=settings.max_token_bytes
+        )
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.watch(self.health)
+            for label, source in zip(self._provider_labels, self.key_sources, strict=True):
+                if isinstance(source, JWKSKeys):
+                    source.events.on_fetch(functools.partial(metrics.key_fetch, label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in _REQUESTS:
             if scope["type"] == "lifespan":
+                if "state" in scope:  # so that an exempt /ready endpoint finds us: see health.readiness
+                    scope["state"]["jwt_middleware"] = self
                 await KeysLifespan(self.app, self.key_sources, receive, send).run(scope)
             else:
                 await self.app(scope, receive, send)
@@ -147,6 +174,10 @@ class JWTMiddleware:
 
         access = self._rules.access(scope)
         if access is not _EXEMPT:  # _EXEMPT: Access.EXEMPT bound once (an enum attribute lookup costs ~1k instr.)
+            # Metrics off: this attribute load, and an `is None` test of a local on each outcome, are all they cost.
+            metrics = self._metrics
+            if metrics is not None:
+                started, verifications = time.perf_counter(), self.verifier.verifications
             token = verified = None
             try:
                 token = bearer_token(scope)
@@ -157,15 +188,23 @@ class JWTMiddleware:
                         await self._refresh_due_keys()
                     verified = await self.verifier.verify(token)
             except Exception as exc:
-                await self._reject(scope, receive, send, self._refusal(exc, token))
+                refusal = self._refusal(exc, token)
+                if metrics is not None:
+                    metrics.refused(refusal.code, time.perf_counter() - started)
+                await self._reject(scope, receive, send, refusal)
                 return
             if verified is not None:
+                if metrics is not None:  # a change in the count of full verifications: this verdict was not cached
+                    cached = self.verifier.verifications == verifications
+                    metrics.accepted(cached=cached, seconds=time.perf_counter() - started)
                 claims = verified.claims_for_request()  # the verdict is shared through the cache: never hand it out
                 # Built without their __init__ frames, which would cost ~1.5k instructions on every request.
                 user, auth = _new(JWTUser), _new(AuthCredentials)
                 user.claims, auth.scopes = claims, list(verified.credentials)
                 scope["user"], scope["auth"] = user, auth
             elif access is _REQUIRED:
+                if metrics is not None:
+                    metrics.refused(ErrorCode.MISSING_TOKEN, time.perf_counter() - started)
                 await self._reject(scope, receive, send, MissingToken())
                 return
             else:
@@ -196,9 +235,16 @@ class JWTMiddleware:
         logger.error("unexpected %s while verifying a token", type(exc).__name__)
         return ErrorCode.TOKEN_INVALID.refusal()
 
+    def health(self) -> Health:
+        """Whether tokens can be verified now, and each provider's keys: count, age, staleness, last fetch.
+
+        >>> middleware.health().ready
+        True
+        """
+        return Health(tuple(map(health_of, self._provider_labels, self.key_sources)))
+
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: AuthError) -> None:
-        level = logging.WARNING if exc.code is ErrorCode.HTTPS_REQUIRED else logging.DEBUG
-        logger.log(level, "refused %s %r: %s", scope["type"], scope["path"], exc.code)
+        await self._refusals.report(scope, exc)
         if scope["type"] == "websocket":
             message = await receive()  # websocket.connect: the handshake waits for our answer
             if message["type"] != "websocket.connect":

@@ -120,6 +120,8 @@ class Verifier:
         self._single = issuers[0] if len(issuers) == 1 else None
         self._by_name = {i.name: i for i in issuers}
         self.cache: VerdictCache[Verified] = VerdictCache(settings.cache_size)  # public: tests and health checks
+        # Tokens verified in full (the cache had no verdict): metrics tell cache hits from misses by it.
+        self.verifications = 0
         for issuer in issuers:
             issuer.keys.on_new_keys(functools.partial(self._forget_retired_keys, issuer))
 
@@ -144,6 +146,7 @@ class Verifier:
             refused = self.cache.refusal(token)
             if refused is not None:
                 raise refused
+            self.verifications += 1  # ~20 instructions, on a path that checks a signature (100k and up)
             verified = self.cache.remember(token, await self._verify_uncached(token, now))
         elif not verified.valid_from <= now < verified.valid_until:
             self._claims.time_window(verified.claims, now)  # raises the precise error (or agrees at an edge)

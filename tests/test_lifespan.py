@@ -41,7 +41,8 @@ async def test_startup_fetches_and_the_apps_own_lifespan_still_runs(server: Loca
     app.router.lifespan_context = lifespan
     with anyio.fail_after(10):
         async with LifespanManager(app) as manager, client_for(manager.app) as client:
-            assert manager._state == {"answer": 42}
+            # The app's state, beside the middleware itself (published for readiness endpoints: see health.py).
+            assert manager._state == {"answer": 42, "jwt_middleware": app.middleware_stack.app}  # type: ignore[union-attr]
             assert await status(client, k1.token()) == 200
     # The keys are fetched as lifespan.startup is received, so before the app's own startup code runs.
     assert events == ["startup after 1 fetches", "shutdown"]

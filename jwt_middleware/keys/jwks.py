@@ -36,13 +36,14 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ..errors import ConfigurationError, FetchError, KeysUnavailable, StartupError
 from .discovery import Discovery
+from .events import KeyEvents, KeyStatus
 from .fetch import Fetched, JWKSOptions, fetch_json, new_client, redact, refresh_interval
-from .keyset import KeySet, describe
+from .keyset import KeySet
 from .loading import keys_from_jwks
 
 __all__ = ["MAX_JWKS_KEYS", "JWKSKeys"]
 
-logger = logging.getLogger("jwt_middleware")
+logger = logging.getLogger("jwt_middleware.keys")
 
 MAX_JWKS_KEYS = 100  # parsing is CPU work on the event loop; real sets hold a handful of keys
 
@@ -87,12 +88,30 @@ class JWKSKeys:
         self._loop_scope: anyio.CancelScope | None = None
         self._loop_done: anyio.Event | None = None
         self._listeners: list[Callable[[KeySet], object]] = []
+        # Key events logged once each, fetch results for metrics, state for health checks (see keys/events.py).
+        self.events = KeyEvents(self.where)
 
     def current(self) -> KeySet:
         keys = self._keys
         if keys is None or time.monotonic() > self._expires + self._options.max_stale:
+            if keys is not None:  # the keys went past jwks_max_stale between fetches: logged once
+                self.events.unavailable(f"the keys from {self.where} are past jwks_max_stale; requests get 503")
             raise KeysUnavailable(self._retry_after)
         return keys
+
+    def status(self) -> KeyStatus:
+        """The state of these keys for a health check: count, usable now, age, staleness, last fetch."""
+        now = time.monotonic()
+        keys = self._keys
+        confirmed = self.events.confirmed_at
+        return KeyStatus(
+            keys=0 if keys is None else len(keys),
+            usable=keys is not None and now <= self._expires + self._options.max_stale,
+            age=None if keys is None else now - confirmed,
+            staleness=0.0 if keys is None else max(0.0, now - self._expires),
+            last_fetch=self.events.last_fetch,
+            last_problem=self._last_problem or None,
+        )
 
     def may_refresh_for_unknown_kid(self) -> bool:
         return self._in_flight is not None or time.monotonic() - self._last_kid_refresh >= self._options.cooldown
@@ -213,7 +232,7 @@ class JWKSKeys:
         for problem in problems:
             # A published private key is an incident at the identity provider, not a detail.
             level = logging.ERROR if "private key" in problem else logging.WARNING
-            logger.log(level, "%s: left out %s", self.where, problem)
+            logger.log(level, "%s: left out %s", self.where, problem, extra={"jwt_event": "key_left_out"})
         if not keys:
             raise FetchError("the JWKS holds no usable key for the configured algorithms")
         return KeySet(keys).carry_over(self._keys)
@@ -221,18 +240,17 @@ class JWKSKeys:
     def _installed(self, keys: KeySet | None, fetched: Fetched) -> None:
         now = time.monotonic()
         interval = refresh_interval(fetched.max_age, self._options)
+        previous = self._keys
         if keys is not None:
             self._keys = keys
             self._digest = fetched.digest
-            logger.info("%s: using %d keys %s", self.where, len(keys), describe(keys))
             for listener in self._listeners:
                 listener(keys)
-        elif self._failures:
-            logger.info("%s answers again; the keys are unchanged", self.where)
         self._failures = 0
         self._last_problem = ""
         self._expires = now + interval
         self._next_attempt = now + interval * random.uniform(0.85, 0.95)  # noqa: S311 - jitter, not secrecy
+        self.events.installed(previous, keys)
 
     def _failed(self, problem: str) -> None:
         now = time.monotonic()
@@ -241,39 +259,10 @@ class JWKSKeys:
         cap = self._options.shortest_interval
         delay = min(cap, min(1.0, cap) * 2 ** min(self._failures - 1, 30)) * random.uniform(0.75, 1.0)  # noqa: S311
         self._next_attempt = now + delay
-        if self._keys is None:
-            logger.warning(
-                "no keys from %s: %s; requests get 503 until keys arrive (retry in %.1f s)",
-                self.where,
-                problem,
-                delay,
-            )
-            return
-        stale = now - self._expires
-        if stale <= 0:
-            logger.warning(
-                "could not refresh keys from %s: %s; the current keys are still fresh (retry in %.1f s)",
-                self.where,
-                problem,
-                delay,
-            )
-        elif stale <= self._options.max_stale:
-            logger.warning(
-                "could not refresh keys from %s: %s; serving keys %.1f s stale, until "
-                "jwks_max_stale=%g s (retry in %.1f s)",
-                self.where,
-                problem,
-                stale,
-                self._options.max_stale,
-                delay,
-            )
-        else:
-            logger.error(
-                "could not refresh keys from %s: %s; the last keys are %.1f s stale, past "
-                "jwks_max_stale=%g s, so requests get 503 (retry in %.1f s)",
-                self.where,
-                problem,
-                stale,
-                self._options.max_stale,
-                delay,
-            )
+        self.events.failed(
+            problem,
+            has_keys=self._keys is not None,
+            staleness=now - self._expires,
+            max_stale=self._options.max_stale,
+            retry=delay,
+        )
