@@ -22,15 +22,22 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from .issuer import LocalIssuer
+__all__ = ["HUGE_BYTES", "LocalServer", "Mode", "Published", "serve_app"]
 
-__all__ = ["HUGE_BYTES", "LocalServer", "Mode", "serve_app"]
+
+class Published(Protocol):
+    """What the server publishes: a `LocalIssuer`, or anything with its three members (the server needs no more)."""
+
+    served_at: str | None
+
+    def jwks(self) -> dict[str, Any]: ...
+
+    def discovery(self, base_url: str) -> dict[str, Any]: ...
 
 # ok: serve the JWKS; 500: an error; hang: answer nothing until the mode changes or the server stops;
 # garbage: a 200 that is not JSON; empty: a valid JWKS without keys; huge: 10 MB of JSON-looking bytes;
@@ -54,7 +61,7 @@ class LocalServer:
     ...     server.mode = "500"                      # the next fetch fails
     """
 
-    def __init__(self, issuer: LocalIssuer | None = None, *, port: int = 0) -> None:
+    def __init__(self, issuer: Published | None = None, *, port: int = 0) -> None:
         self.issuer = issuer
         self.jwks: dict[str, Any] | None = None  # served instead of the issuer's JWKS when set
         self.discovery: dict[str, Any] | None = None  # served instead of the issuer's document when set
