@@ -21,7 +21,15 @@ from .keys.discovery import Discovery
 from .keys.jwks import JWKSKeys
 from .keys.static import StaticKeys
 from .rules import Access, Rules
-from .settings import DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, REQUIRED, Provider, Settings
+from .settings import (
+    DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_SCOPE_CLAIMS,
+    REQUIRED,
+    Provider,
+    ScopeSource,
+    Settings,
+)
 from .user import JWTUser
 from .verify import Issuer, Verifier
 
@@ -66,6 +74,7 @@ class JWTMiddleware:
         allow_preflight: bool = False,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         cache_size: int = 4096,
+        scope_claims: Sequence[ScopeSource] = DEFAULT_SCOPE_CLAIMS,
         is_revoked: Callable[[Mapping[str, Any]], Awaitable[bool]] | None = None,
         on_error: ErrorHandler | None = None,
         require_tls: bool = False,
@@ -97,6 +106,7 @@ class JWTMiddleware:
             require_tls=require_tls,
             max_token_bytes=max_token_bytes,
             cache_size=cache_size,
+            scope_claims=scope_claims,
             oidc_discovery=oidc_discovery,
             jwks_cooldown=jwks_cooldown,
             jwks_refresh_interval=jwks_refresh_interval,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
@@ -16,13 +16,18 @@ from .keys.algorithms import SUPPORTED
 from .keys.discovery import discovery_url
 from .keys.jwks import MAX_INTERVAL, RemoteOptions, url_problem
 
-__all__ = ["REQUIRED", "Provider", "RemoteOptions", "Settings"]
+__all__ = ["DEFAULT_SCOPE_CLAIMS", "REQUIRED", "Provider", "RemoteOptions", "ScopeSource", "Settings"]
 
 logger = logging.getLogger("jwt_middleware")
 
 DEFAULT_LEEWAY = 30.0
 MAX_LEEWAY = 300.0
 DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
+# Where granted scopes are read: a claim name ("permissions"), a dotted path into nested objects
+# ("realm_access.roles", tried after the name itself, since Auth0's claim names are URLs with dots), or a
+# function of the claims returning a string (space-separated) or a list of strings.
+ScopeSource = str | Callable[[Mapping[str, object]], "str | Iterable[str] | None"]
+DEFAULT_SCOPE_CLAIMS: tuple[ScopeSource, ...] = ("scope", "scp")
 # Remote keys: the lower bounds let tests run in milliseconds; the defaults are what production wants.
 _MIN_REMOTE_SECONDS = 0.05
 _MAX_STALE = 30 * 24 * 3600.0
@@ -72,6 +77,7 @@ class Settings:
     require_tls: bool = False
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
     cache_size: int = 4096
+    scope_claims: tuple[ScopeSource, ...] = DEFAULT_SCOPE_CLAIMS
     remote: RemoteOptions = field(default_factory=RemoteOptions)
 
     @classmethod
@@ -102,6 +108,7 @@ class Settings:
         require_tls: bool,
         max_token_bytes: int,
         cache_size: int,
+        scope_claims: Sequence[ScopeSource] = DEFAULT_SCOPE_CLAIMS,
     ) -> Settings:
         _refuse_preflight_pass_through(allow_preflight)
         remote = RemoteOptions(
@@ -129,6 +136,7 @@ class Settings:
             require_tls=_flag("require_tls", require_tls),
             max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
             cache_size=_positive_int("cache_size", cache_size, lower=0),
+            scope_claims=_scope_claims(scope_claims),
             remote=remote,
         )
         settings._warn_about_disabled_checks()
@@ -290,6 +298,23 @@ def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
                 f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes or control characters)"
             )
     return tuple(dict.fromkeys(names))
+
+
+def _scope_claims(sources: Sequence[ScopeSource]) -> tuple[ScopeSource, ...]:
+    if isinstance(sources, str) or not isinstance(sources, Sequence):
+        raise ConfigurationError(
+            "scope_claims must be a list of claim names, dotted paths or functions, e.g. scope_claims=['permissions']"
+        )
+    for source in sources:
+        if isinstance(source, str) and source and not source.startswith(".") and not source.endswith("."):
+            continue
+        if callable(source) and not isinstance(source, str):
+            continue
+        raise ConfigurationError(
+            f"scope_claims entries must be claim names ('scp'), dotted paths ('realm_access.roles') or functions "
+            f"of the claims, got {source!r}"
+        )
+    return tuple(sources)
 
 
 def _typ(typ: str | None) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import InvalidToken, KeyNotFound, KeysUnavailable
 from .keys import KeySet, KeySource, PreparedKey
-from .settings import Settings, normalise_typ
+from .settings import DEFAULT_SCOPE_CLAIMS, ScopeSource, Settings, normalise_typ
 
 __all__ = ["HeaderPolicy", "Issuer", "ParsedToken", "Verified", "Verifier", "check_signature", "parse", "split"]
 
@@ -309,18 +309,32 @@ def _numeric_date(claims: Claims, name: str) -> float | None:
     return float(value)
 
 
-def scopes_of(claims: Claims) -> tuple[str, ...]:
-    """Granted scopes from `scope` (RFC 8693: space-separated) or `scp` (Entra ID, Okta: a string or a list)."""
-    if "scope" not in claims and "scp" not in claims:
-        return ()
+def scopes_of(claims: Claims, sources: tuple[ScopeSource, ...] = DEFAULT_SCOPE_CLAIMS) -> tuple[str, ...]:
+    """Granted scopes, read from `sources` (settings.scope_claims), in order and without repeats.
+
+    By default `scope` (RFC 8693: space-separated) and `scp` (Entra ID, Okta: a string or a list). A value that is
+    neither a string nor a list of strings grants nothing. Runs once per verification: cache hits reuse the result.
+    """
     scopes: list[str] = []
-    for name in ("scope", "scp"):
-        value = claims.get(name)
+    for source in sources:
+        value = _claim_at(claims, source) if isinstance(source, str) else source(MappingProxyType(claims))
         if isinstance(value, str):
             scopes.extend(value.split())
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple, set, frozenset)):
             scopes.extend(v for v in value if isinstance(v, str))
     return tuple(dict.fromkeys(scopes))
+
+
+def _claim_at(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim `name`, or else the value at its dotted path ("realm_access.roles"), or None."""
+    if name in claims or "." not in name:
+        return claims.get(name)
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 class Verifier:
@@ -336,6 +350,7 @@ class Verifier:
         self._single = issuers[0] if len(issuers) == 1 else None
         self._by_issuer = {i.issuer: i for i in issuers}
         self._cache_size = settings.cache_size
+        self._scope_claims = settings.scope_claims
         # A 128-bit BLAKE2b digest of the token -> its verdict, least recently used first. A digest, not the token:
         # the cache holds no credential, and an entry is 16 bytes of key however long the token.
         self._cache: OrderedDict[bytes, Verified] = OrderedDict()
@@ -434,7 +449,7 @@ class Verifier:
             claims = decode_json_object(b64url_decode(payload_segment), "payload")
             self._check_issuer(claims, issuer)
         valid_from, valid_until = self._check_claims(claims, issuer, now)
-        credentials = ("authenticated", *scopes_of(claims))
+        credentials = ("authenticated", *scopes_of(claims, self._scope_claims))
         return Verified(claims, credentials, issuer, key, valid_from, valid_until, *_containers(claims))
 
     def _issuer_by_key(self, header: Header) -> Issuer | None:
