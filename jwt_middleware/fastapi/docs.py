@@ -25,9 +25,9 @@ SWAGGER_ASSETS = "/docs/assets"
 DOCS_EXEMPT: tuple[str, ...] = (
     "GET,HEAD /docs",
     "GET,HEAD /docs/oauth2-redirect",
-    f"GET,HEAD {SWAGGER_ASSETS}/*",
     "GET,HEAD /redoc",
     "GET,HEAD /openapi.json",
+    f"GET,HEAD {SWAGGER_ASSETS}/*",
 )
 
 
