@@ -470,7 +470,7 @@ def test_serve_swagger_ui_refuses_an_app_that_keeps_its_own_docs_or_has_no_opena
 def test_serve_swagger_ui_says_which_package_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "swagger_ui_bundle", None)
+    monkeypatch.setitem(sys.modules, "fastapi_offline", None)
     with pytest.raises(ConfigurationError, match="fastapi-offline-docs"):
         serve_swagger_ui(FastAPI(docs_url=None))
 

@@ -54,18 +54,19 @@ def docs_exempt(
 
 def _assets_directory() -> Path:
     try:
-        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+        import fastapi_offline
     except ImportError as exc:
         raise ConfigurationError(
-            "serve_swagger_ui needs the swagger-ui-bundle package: pip install 'jwt_middleware[fastapi-offline-docs]'"
+            "serve_swagger_ui needs the fastapi-offline package: pip install 'jwt_middleware[fastapi-offline-docs]'"
         ) from exc
-    return Path(str(swagger_ui_path))
+    # fastapi-offline ships Swagger UI 5 (FastAPI's documents are OpenAPI 3.1, which Swagger UI 4 cannot read).
+    return Path(fastapi_offline.__file__).parent / "static"
 
 
 def serve_swagger_ui(
     app: FastAPI, *, docs_url: str = "/docs", assets_url: str = SWAGGER_ASSETS, title: str | None = None
 ) -> None:
-    """Serve Swagger UI from the app itself (the `swagger-ui-bundle` package), for networks without the CDN.
+    """Serve Swagger UI from the app itself (the `fastapi-offline` package's copy), for networks without the CDN.
 
     >>> app = FastAPI(docs_url=None)
     >>> serve_swagger_ui(app)
@@ -88,7 +89,7 @@ def serve_swagger_ui(
             title=page_title,
             swagger_js_url=f"{root}{assets_url}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{assets_url}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{assets_url}/favicon-32x32.png",
+            swagger_favicon_url=f"{root}{assets_url}/favicon.png",
             oauth2_redirect_url=root + redirect_url,
             init_oauth=app.swagger_ui_init_oauth,
             swagger_ui_parameters=app.swagger_ui_parameters,
