@@ -1,10 +1,11 @@
-"""`make demo`: a protected API and its own identity provider, both on 127.0.0.1.
+"""`make demo`: a protected FastAPI app and its own identity provider, both on 127.0.0.1.
 
     python -m demo                 # serve until Ctrl+C, printing a token and curl commands to try
     python -m demo --check         # the same, but run the curl commands itself and exit (used by the tests)
 
 The identity provider publishes an OIDC discovery document and a JWKS, and signs tokens with a key made at
 start-up; the API verifies them with JWTMiddleware, fetching the keys the way it would from Auth0 or Entra ID.
+Its /docs is Swagger UI (served locally) with an Authorize button: paste the printed token and try the routes.
 """
 
 from __future__ import annotations
@@ -25,20 +26,31 @@ import httpx
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI, Security
 from starlette.applications import Starlette
-from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import JWTMiddleware
+from jwt_middleware.fastapi import (
+    DOCS_EXEMPT,
+    Claims,
+    OptionalClaims,
+    install_security,
+    serve_swagger_ui,
+    verified_claims,
+)
 
 AUDIENCE = "orders-api"
 KID = "demo-key-1"
 
 
 class IdentityProvider:
-    """Just enough of an OIDC provider: a signing key, a discovery document, a JWKS, and a token minter."""
+    """Just enough of an OIDC provider: a signing key, a discovery document, a JWKS, and a token minter.
+
+    Everything the demo knows about issuing tokens is in this class, so it can be swapped for another issuer.
+    """
 
     def __init__(self, issuer: str) -> None:
         self.issuer = issuer
@@ -64,34 +76,38 @@ class IdentityProvider:
         )
 
 
-def api(issuer: str) -> Starlette:
-    """The app a user would write, plus the one line that protects it."""
+def api(issuer: str) -> FastAPI:
+    """The app a user would write, plus the lines that protect it and document that in /docs."""
+    app = FastAPI(title="Demo orders API", docs_url=None)
+    serve_swagger_ui(app)  # Swagger UI from the app itself: the demo needs no CDN
 
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
-    async def orders(request: Request) -> JSONResponse:
-        return JSONResponse({"orders": [], "for": request.user.identity, "claims": request.state.claims})
+    @app.get("/orders")
+    async def orders(claims: Claims) -> dict[str, Any]:
+        return {"orders": [], "for": claims["sub"], "claims": claims}
 
-    async def catalog(request: Request) -> JSONResponse:
-        return JSONResponse({"items": ["tea", "coffee"], "signed_in": request.user.is_authenticated})
+    @app.get("/catalog")
+    async def catalog(claims: OptionalClaims) -> dict[str, Any]:
+        return {"items": ["tea", "coffee"], "signed_in": claims is not None}
 
-    @requires("orders:admin")
-    async def admin(request: Request) -> JSONResponse:  # pragma: no cover - the demo token lacks the scope
-        return JSONResponse({"admin": True})
+    @app.get("/admin", dependencies=[Security(verified_claims, scopes=["orders:admin"])])
+    async def admin() -> dict[str, bool]:  # pragma: no cover - the demo token lacks the scope
+        return {"admin": True}
 
-    app = Starlette(
-        routes=[Route("/health", health), Route("/orders", orders), Route("/catalog", catalog), Route("/admin", admin)]
-    )
     app.add_middleware(
         JWTMiddleware,
         algorithms=["RS256"],
         issuer=issuer,
         audience=AUDIENCE,
         oidc_discovery=True,  # reads {issuer}/.well-known/openid-configuration, then its jwks_uri
-        exempt=["/health"],
+        exempt=[*DOCS_EXEMPT, "/health"],
         optional=["/catalog"],
     )
+    # The demo issuer has no login page, so Swagger UI offers the paste-a-token (HTTP bearer) scheme only.
+    install_security(app, openid_connect=False)
     return app
 
 
@@ -127,6 +143,7 @@ def _tries(idp: IdentityProvider, api_url: str) -> list[tuple[str, str, dict[str
         ("rejected: tampered claims", "/orders", auth(tampered), 401),
         ("rejected: wrong audience", "/orders", auth(wrong_audience), 401),
         ("forbidden: missing scope", "/admin", auth(good), 403),
+        ("docs: Swagger UI, exempt", "/docs", {}, 200),
     ]
 
 
@@ -143,6 +160,7 @@ def _print_instructions(idp: IdentityProvider, api_url: str, tries: list[tuple[s
             parts += ["-H", f"{name}: {value}"]
         command = " ".join(shlex.quote(p) if "$TOKEN" not in p else f'"{p}"' for p in [*parts, api_url + path])
         print(f"  # {label} -> {status}\n  {command}\n")
+    print(f"Or open {api_url}/docs, press Authorize, paste the token, and try the routes.\n")
     print("Press Ctrl+C to stop.", flush=True)
 
 

@@ -23,7 +23,7 @@ from .lifespan import KeysLifespan
 from .observe import Metrics, RefusalHook, RefusalReporter
 from .revocation import RevocationCheck
 from .rules import Access, Rules
-from .settings import REQUIRED, JWKSOptions, Provider, Required, Settings
+from .settings import DEFAULT_SCOPE_CLAIMS, REQUIRED, JWKSOptions, Provider, Required, ScopeSource, Settings
 from .user import JWTUser
 from .verify import Issuer, Verifier
 
@@ -72,6 +72,7 @@ class JWTMiddleware:
         optional: Sequence[str] = (),
         leeway: float = 30.0,
         required_claims: Sequence[str] = ("exp",),
+        scope_claims: Sequence[ScopeSource] = DEFAULT_SCOPE_CLAIMS,
         max_age: float | None = None,
         typ: str | None = None,
         realm: str = "api",
@@ -115,6 +116,7 @@ class JWTMiddleware:
             optional=optional,
             leeway=leeway,
             required_claims=required_claims,
+            scope_claims=scope_claims,
             max_age=max_age,
             typ=typ,
             realm=realm,

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from .claims import DEFAULT_SCOPE_CLAIMS, ScopeSource
 from .errors import ConfigurationError
 from .keys.algorithms import SUPPORTED
 from .keys.discovery import discovery_url
 from .keys.fetch import MAX_INTERVAL, JWKSOptions, url_problem
 
-__all__ = ["REQUIRED", "JWKSOptions", "Provider", "Required", "Settings"]
+__all__ = ["DEFAULT_SCOPE_CLAIMS", "REQUIRED", "JWKSOptions", "Provider", "Required", "ScopeSource", "Settings"]
 
 logger = logging.getLogger("jwt_middleware")
 
@@ -84,6 +85,7 @@ class Settings:
     optional: tuple[str, ...]
     leeway: float
     required_claims: tuple[str, ...]
+    scope_claims: tuple[ScopeSource, ...]
     max_age: float | None
     typ: str | None
     realm: str
@@ -107,6 +109,7 @@ class Settings:
         optional: Sequence[str],
         leeway: float,
         required_claims: Sequence[str],
+        scope_claims: Sequence[ScopeSource],
         max_age: float | None,
         typ: str | None,
         realm: str,
@@ -129,6 +132,7 @@ class Settings:
             optional=_patterns("optional", optional),
             leeway=_seconds("leeway", leeway, upper=MAX_LEEWAY),
             required_claims=_claim_names(required_claims),
+            scope_claims=_scope_claims(scope_claims),
             max_age=None if max_age is None else _seconds("max_age", max_age, upper=math.inf, positive=True),
             typ=_typ(typ),
             realm=_realm(realm),
@@ -321,6 +325,24 @@ def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
                 f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes or control characters)"
             )
     return tuple(dict.fromkeys(names))
+
+
+def _scope_claims(sources: Sequence[ScopeSource]) -> tuple[ScopeSource, ...]:
+    if isinstance(sources, str) or not isinstance(sources, Sequence):
+        raise ConfigurationError(
+            "scope_claims must be a list of claim names, dotted paths or functions, e.g. scope_claims=['permissions']"
+        )
+    for source in sources:
+        if isinstance(source, str) and source and not source.startswith(".") and not source.endswith("."):
+            continue
+        if callable(source) and not isinstance(source, str):
+            continue
+        raise ConfigurationError(
+            f"scope_claims entries must be claim names ('scp'), dotted paths ('realm_access.roles') or functions "
+            f"of the claims, got {source!r}"
+        )
+    # The defaults stay the very same object: scopes_of() keeps its fast path for them.
+    return DEFAULT_SCOPE_CLAIMS if tuple(sources) == DEFAULT_SCOPE_CLAIMS else tuple(sources)
 
 
 def _typ(typ: str | None) -> str | None:

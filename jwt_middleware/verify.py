@@ -15,10 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from .cache import VerdictCache
-from .claims import Claims, ClaimsPolicy, scopes_of
+from .claims import Claims, ClaimsPolicy, copy_json, scopes_of
 from .errors import ErrorCode, InvalidToken, KeyNotFound, KeysUnavailable
 from .jws import (
     CompactJWS,
@@ -79,14 +78,8 @@ class Verified:
         for name in self.flat_containers:
             claims[name] = claims[name].copy()
         for name in self.deep_containers:
-            claims[name] = _copy_json_tree(claims[name])
+            claims[name] = copy_json(claims[name])
         return claims
-
-
-def _copy_json_tree(value: dict[str, Any] | list[Any]) -> Any:
-    if type(value) is dict:
-        return {k: _copy_json_tree(v) if type(v) is dict or type(v) is list else v for k, v in value.items()}
-    return [_copy_json_tree(v) if type(v) is dict or type(v) is list else v for v in value]
 
 
 def _containers(claims: Claims) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -116,6 +109,7 @@ class Verifier:
         self._policy = HeaderPolicy(settings.algorithms, settings.typ)
         self._claims = ClaimsPolicy(leeway=settings.leeway, max_age=settings.max_age, required=settings.required_claims)
         self._max_bytes = settings.max_token_bytes
+        self._scope_claims = settings.scope_claims
         self._is_revoked = is_revoked
         self._single = issuers[0] if len(issuers) == 1 else None
         self._by_name = {i.name: i for i in issuers}
@@ -193,7 +187,7 @@ class Verifier:
             # to repeat than to remember, and a flood of distinct garbage would only churn the memory.
             self.cache.remember_refusal(token, exc)
             raise
-        credentials = ("authenticated", *scopes_of(claims))
+        credentials = ("authenticated", *scopes_of(claims, self._scope_claims))
         return Verified(claims, credentials, issuer, keys, key, valid_from, valid_until, *_containers(claims))
 
     def _issuer_by_kid(self, jws: CompactJWS) -> Issuer | None:

@@ -16,9 +16,11 @@ def test_demo_check_runs_every_example_request() -> None:
     result = subprocess.run([*COMMAND, "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120)  # noqa: S603
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 9
+    assert len(lines) == 10
     assert all(line.split()[0] == "ok" for line in lines), result.stdout
     assert 'error="invalid_token", error_description="The token has expired."' in result.stdout
+    assert 'error="insufficient_scope"' in result.stdout
+    assert 'scope="orders:admin"' in result.stdout
 
 
 def test_demo_prints_a_token_and_curl_commands_and_stops_on_ctrl_c() -> None:
@@ -35,6 +37,7 @@ def test_demo_prints_a_token_and_curl_commands_and_stops_on_ctrl_c() -> None:
             output = "".join(seen)
             assert "export TOKEN=ey" in output
             assert 'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:' in output
+            assert "/docs, press Authorize" in output
             process.send_signal(signal.SIGINT)
             rest, _ = process.communicate(timeout=30)
             assert process.returncode == 0, rest

@@ -39,6 +39,7 @@ class Published(Protocol):
 
     def discovery(self, base_url: str) -> dict[str, Any]: ...
 
+
 # ok: serve the JWKS; 500: an error; hang: answer nothing until the mode changes or the server stops;
 # garbage: a 200 that is not JSON; empty: a valid JWKS without keys; huge: 10 MB of JSON-looking bytes;
 # redirect: a 302 to /moved.json, which serves the JWKS (and counts the hit, so following it would show).
