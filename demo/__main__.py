@@ -3,8 +3,9 @@
     python -m demo                 # serve until Ctrl+C, printing a token and curl commands to try
     python -m demo --check         # the same, but run the curl commands itself and exit (used by the tests)
 
-The identity provider publishes an OIDC discovery document and a JWKS, and signs tokens with a key made at
-start-up; the API verifies them with JWTMiddleware, fetching the keys the way it would from Auth0 or Entra ID.
+The identity provider is the testing kit's `LocalIssuer`, served by its `LocalServer`: it publishes an OIDC discovery
+document and a JWKS and signs tokens with a key made at start-up; the API verifies them with JWTMiddleware, fetching
+the keys the way it would from Auth0 or Entra ID. (A demo may use the kit; production never should.)
 Its /docs is Swagger UI (served locally) with an Authorize button: paste the printed token and try the routes.
 """
 
@@ -17,7 +18,6 @@ import json
 import shlex
 import socket
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -25,12 +25,7 @@ import anyio
 import httpx
 import jwt
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Security
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from jwt_middleware import JWTMiddleware
 from jwt_middleware.fastapi import (
@@ -41,39 +36,9 @@ from jwt_middleware.fastapi import (
     serve_swagger_ui,
     verified_claims,
 )
+from jwt_middleware.testing import LocalIssuer, LocalServer
 
 AUDIENCE = "orders-api"
-KID = "demo-key-1"
-
-
-class IdentityProvider:
-    """Just enough of an OIDC provider: a signing key, a discovery document, a JWKS, and a token minter.
-
-    Everything the demo knows about issuing tokens is in this class, so it can be swapped for another issuer.
-    """
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key()))
-        self.jwks = {"keys": [{**public_jwk, "kid": KID, "alg": "RS256", "use": "sig"}]}
-
-    def token(self, *, lifetime: int = 3600, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": self.issuer, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + lifetime}
-        payload |= {"jti": str(uuid.uuid4()), "scope": "orders:read"} | claims
-        return jwt.encode(payload, self._private_key, algorithm="RS256", headers={"kid": KID})
-
-    def app(self) -> Starlette:
-        async def discovery(request: Request) -> JSONResponse:
-            return JSONResponse({"issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json"})
-
-        async def jwks(request: Request) -> JSONResponse:
-            return JSONResponse(self.jwks, headers={"Cache-Control": "public, max-age=300"})
-
-        return Starlette(
-            routes=[Route("/.well-known/openid-configuration", discovery), Route("/.well-known/jwks.json", jwks)]
-        )
 
 
 def api(issuer: str) -> FastAPI:
@@ -112,23 +77,29 @@ def api(issuer: str) -> FastAPI:
 
 
 def _listening_socket(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when it sees TCP here, and without
+    # it every keep-alive request waited ~44 ms for the delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     return sock
 
 
-def _tries(idp: IdentityProvider, api_url: str) -> list[tuple[str, str, dict[str, str], int]]:
+def _token(idp: LocalIssuer, **options: Any) -> str:
+    return idp.token(scope="orders:read", jti=str(uuid.uuid4()), **options)
+
+
+def _tries(idp: LocalIssuer, api_url: str) -> list[tuple[str, str, dict[str, str], int]]:
     """(what it shows, path, headers, expected status): the curl commands the demo prints and --check runs."""
-    good = idp.token()
-    expired = idp.token(lifetime=-600)
+    good = _token(idp)
+    expired = _token(idp, expires_in=-600)
     header, payload, signature = good.split(".")
     none_header = jwt.utils.base64url_encode(b'{"alg":"none"}').decode()
     claims = json.loads(jwt.utils.base64url_decode(payload))
     admin_claims = jwt.utils.base64url_encode(json.dumps({**claims, "sub": "admin"}).encode()).decode()
     unsigned = f"{none_header}.{payload}."
     tampered = f"{header}.{admin_claims}.{signature}"
-    wrong_audience = idp.token(aud="another-api")
+    wrong_audience = _token(idp, aud="another-api")
 
     def auth(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -147,7 +118,7 @@ def _tries(idp: IdentityProvider, api_url: str) -> list[tuple[str, str, dict[str
     ]
 
 
-def _print_instructions(idp: IdentityProvider, api_url: str, tries: list[tuple[str, str, dict[str, str], int]]) -> None:
+def _print_instructions(idp: LocalIssuer, api_url: str, tries: list[tuple[str, str, dict[str, str], int]]) -> None:
     token = tries[0][2]["Authorization"].removeprefix("Bearer ")
     print(f"\nDemo API:        {api_url}   (protected by JWTMiddleware)")
     print(f"Demo issuer:     {idp.issuer}   (discovery + JWKS, key made at start-up)\n")
@@ -161,6 +132,8 @@ def _print_instructions(idp: IdentityProvider, api_url: str, tries: list[tuple[s
         command = " ".join(shlex.quote(p) if "$TOKEN" not in p else f'"{p}"' for p in [*parts, api_url + path])
         print(f"  # {label} -> {status}\n  {command}\n")
     print(f"Or open {api_url}/docs, press Authorize, paste the token, and try the routes.\n")
+    print("Audit the API's JWT validation with jwt-probe (it fires ~300 forged tokens, at 25 a second):\n")
+    print(f'  jwt-probe {api_url}/orders --token "$TOKEN" --jwks-url {idp.issuer}/.well-known/openid-configuration\n')
     print("Press Ctrl+C to stop.", flush=True)
 
 
@@ -178,9 +151,12 @@ async def _check(api_url: str, tries: list[tuple[str, str, dict[str, str], int]]
 async def main(port: int, issuer_port: int, check: bool) -> int:
     api_socket, idp_socket = _listening_socket(port), _listening_socket(issuer_port)
     api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
-    idp = IdentityProvider(f"http://127.0.0.1:{idp_socket.getsockname()[1]}")
+    idp_port = idp_socket.getsockname()[1]
+    idp = LocalIssuer(f"http://127.0.0.1:{idp_port}", audience=AUDIENCE, subject="alice", lifetime=3600)
+    published = LocalServer(idp, port=idp_port)  # an ASGI app too: served here by the demo's own uvicorn
+    published.cache_control = "public, max-age=300"
     servers = [
-        uvicorn.Server(uvicorn.Config(idp.app(), log_level="warning", lifespan="off")),
+        uvicorn.Server(uvicorn.Config(published, log_level="warning", lifespan="off")),
         uvicorn.Server(uvicorn.Config(api(idp.issuer), log_level="warning")),
     ]
     tries = _tries(idp, api_url)

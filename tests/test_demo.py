@@ -38,6 +38,8 @@ def test_demo_prints_a_token_and_curl_commands_and_stops_on_ctrl_c() -> None:
             assert "export TOKEN=ey" in output
             assert 'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:' in output
             assert "/docs, press Authorize" in output
+            assert "jwt-probe http://127.0.0.1:" in output  # the command that audits the demo (issue 13)
+            assert '/orders --token "$TOKEN" --jwks-url http://127.0.0.1:' in output
             process.send_signal(signal.SIGINT)
             rest, _ = process.communicate(timeout=30)
             assert process.returncode == 0, rest

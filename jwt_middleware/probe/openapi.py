@@ -26,6 +26,7 @@ class Operation:
     path: str
     concrete_path: str
     secured: bool
+    optional: bool = False  # a requirement with an empty alternative ({}): anonymous requests allowed by design
 
     @property
     def label(self) -> str:
@@ -81,4 +82,5 @@ def operations(document: Mapping[str, Any]) -> Iterator[Operation]:
                 continue
             own = _list(operation.get("parameters"))
             security = operation.get("security", default_security)
-            yield Operation(method.upper(), path, _concrete(path, [*own, *shared]), _secured(security))
+            optional = isinstance(security, list) and any(requirement == {} for requirement in security)
+            yield Operation(method.upper(), path, _concrete(path, [*own, *shared]), _secured(security), optional)

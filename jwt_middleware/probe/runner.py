@@ -369,7 +369,11 @@ class _Run:
                     self.collector.add("unprotected-operation", example, target=f"{operation.method} {url}")
                     break
         for operation in unprotected:
-            why = "declares no security requirement: public by design, or protected without saying so"
+            why = (
+                "declares authentication optional (an empty {} alternative): anonymous requests are allowed"
+                if operation.optional
+                else "declares no security requirement: public by design, or protected without saying so"
+            )
             example = Example(
                 name=operation.label,
                 attack=operation.label,

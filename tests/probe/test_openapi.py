@@ -48,6 +48,7 @@ def test_operations_and_their_security() -> None:
         ("GET", "/odd", True),
     ]
     assert list(operations({"paths": []})) == []
+    assert [o.optional for o in operations(document)] == [False, False, False, False, False, True, False]
 
 
 async def test_unsafe_methods_are_only_sent_when_asked() -> None:
