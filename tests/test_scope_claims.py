@@ -80,3 +80,16 @@ async def test_a_failing_scope_function_refuses_the_token_without_its_text() -> 
 def test_scope_claims_are_validated_at_construction(value: Any) -> None:
     with pytest.raises(ConfigurationError, match="scope_claims"):
         JWTMiddleware(app_for(HS), algorithms=["HS256"], issuer=None, audience=None, key=HS.public, scope_claims=value)
+
+
+async def test_a_scope_function_cannot_change_the_claims_later_requests_see() -> None:
+    def meddling(claims: Mapping[str, Any]) -> list[str]:
+        claims["groups"].append("admins")  # a nested list: a read-only top level would not stop this
+        return list(claims["groups"])
+
+    token = HS.token(groups=["ops"])
+    async with client_for(app_for(HS, scope_claims=[meddling])) as client:
+        first = (await client.get("/whoami", headers=bearer(token))).json()
+        second = (await client.get("/whoami", headers=bearer(token))).json()  # from the cache
+    assert first["scopes"] == ["authenticated", "ops", "admins"]  # what the function returned, computed once
+    assert first["claims"]["groups"] == second["claims"]["groups"] == ["ops"]  # what was signed
