@@ -9,6 +9,8 @@
           ├── MissingToken         401 with a bare challenge: no credentials were sent
           ├── InvalidToken         401 invalid_token: the token failed a check
           │    └── KeyNotFound     no key in the set fits the token's `kid` and `alg`
+          ├── InsufficientScope    403 insufficient_scope: a route's scopes are missing (jwt_middleware.fastapi)
+          ├── NotConfigured        403: a route needs claims the middleware was not set up to give it (a server bug)
           └── KeysUnavailable      503: no usable keys yet (the key endpoint has not answered)
 
 Every `AuthError` carries a stable machine-readable `code` and a `description` written here, never the token and
@@ -25,12 +27,14 @@ __all__ = [
     "ConfigurationError",
     "ErrorCode",
     "FetchError",
+    "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
     "JWTMiddlewareError",
     "KeyNotFound",
     "KeysUnavailable",
     "MissingToken",
+    "NotConfigured",
     "Rendered",
     "StartupError",
     "render",
@@ -91,6 +95,19 @@ class KeyNotFound(InvalidToken):
 
     def __init__(self) -> None:
         super().__init__(ErrorCode.KEY_NOT_FOUND)
+
+
+class InsufficientScope(AuthError):
+    """The token is valid but lacks a scope the route requires (RFC 6750 section 3.1)."""
+
+    status_code = 403
+    error = "insufficient_scope"
+
+
+class NotConfigured(AuthError):
+    """A route needs verified claims, but no JWTMiddleware checked this request: a configuration mistake."""
+
+    status_code = 403
 
 
 class KeysUnavailable(AuthError):
@@ -179,6 +196,14 @@ class ErrorCode(str, enum.Enum):
     AUDIENCE_INVALID = ("audience_invalid", InvalidToken, "The token is not meant for this audience.", True)
     TOKEN_REVOKED = ("token_revoked", InvalidToken, "The token has been revoked.")
     TOKEN_INVALID = ("token_invalid", InvalidToken, "The token could not be verified.")
+    # Refused by jwt_middleware.fastapi's dependencies, after the middleware has let the request through.
+    CLAIMS_INVALID = ("claims_invalid", InvalidToken, "The token's claims do not fit this API.")
+    INSUFFICIENT_SCOPE = ("insufficient_scope", InsufficientScope, "The token lacks a scope this route needs.")
+    AUTHENTICATION_NOT_CONFIGURED = (
+        "authentication_not_configured",
+        NotConfigured,
+        "This route cannot check credentials.",
+    )
     KEYS_UNAVAILABLE = ("keys_unavailable", KeysUnavailable, "Signing keys are not available yet; retry later.")
 
 

@@ -24,6 +24,7 @@ from fastapi.security import SecurityScopes
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
+from ..errors import ErrorCode
 from ..middleware import JWTMiddleware
 from ..user import JWTUser
 
@@ -56,18 +57,16 @@ class AuthRefusal(HTTPException):
 
     def __init__(
         self,
-        status_code: int,
-        code: str,
-        description: str,
+        code: ErrorCode,
         *,
-        error: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(status_code=status_code, detail=description, headers=headers)
+        # Status, RFC 6750 error and description all come from the closed list of codes (jwt_middleware.errors).
+        super().__init__(status_code=code.status, detail=code.description, headers=headers)
         self.code = code
-        self.error = error
-        self.description = description
+        self.error = code.error
+        self.description = code.description
         self.extra = extra or {}
 
     def body(self, *, detail_shape: bool = False) -> dict[str, Any]:
@@ -93,12 +92,12 @@ def _published_claims(connection: HTTPConnection) -> dict[str, Any] | None:
     if not isinstance(state, dict) or "claims" not in state:
         # No middleware, or an exempt path: nothing was verified. Refuse rather than serve an anonymous user.
         logger.error(
-            "jwt_middleware: %r needs the token's claims, but JWTMiddleware did not check this request: add "
+            "%r needs the token's claims, but JWTMiddleware did not check this request: add "
             "app.add_middleware(JWTMiddleware, ...) or take the path out of its exempt=[...] patterns "
             "(optional=[...] lets anonymous requests through and still verifies tokens)",
             connection.scope.get("path"),
         )
-        raise AuthRefusal(403, "authentication_not_configured", "This route cannot check credentials.")
+        raise AuthRefusal(ErrorCode.AUTHENTICATION_NOT_CONFIGURED)
     claims: dict[str, Any] | None = state["claims"]
     return claims
 
@@ -107,10 +106,7 @@ def _require(connection: HTTPConnection, security_scopes: SecurityScopes) -> dic
     claims = _published_claims(connection)
     if claims is None:  # an optional path, no token: this route needs one all the same
         raise AuthRefusal(
-            401,
-            "missing_token",
-            "A bearer token is required.",
-            headers={"WWW-Authenticate": f'Bearer realm="{realm_of(connection)}"'},
+            ErrorCode.MISSING_TOKEN, headers={"WWW-Authenticate": f'Bearer realm="{realm_of(connection)}"'}
         )
     if security_scopes.scopes:
         auth = connection.scope.get("auth")
@@ -123,17 +119,14 @@ def _require(connection: HTTPConnection, security_scopes: SecurityScopes) -> dic
 
 def _insufficient_scope(connection: HTTPConnection, needed: list[str], missing: list[str]) -> AuthRefusal:
     """RFC 6750 section 3.1: 403, error="insufficient_scope", and the scope the route needs."""
-    description = "The token lacks a scope this route needs."
+    description = ErrorCode.INSUFFICIENT_SCOPE.description
     quotable = " ".join(s for s in needed if _SCOPE_TOKEN.fullmatch(s))
     challenge = (
         f'Bearer realm="{realm_of(connection)}", error="insufficient_scope", '
         f'error_description="{description}", scope="{quotable}"'
     )
     return AuthRefusal(
-        403,
-        "insufficient_scope",
-        description,
-        error="insufficient_scope",
+        ErrorCode.INSUFFICIENT_SCOPE,
         headers={"WWW-Authenticate": challenge},
         extra={"scope": " ".join(needed), "missing_scopes": missing},
     )
@@ -183,13 +176,10 @@ def claims_as(model: type[Model]) -> Callable[[HTTPConnection, SecurityScopes], 
             return model.model_validate(claims)
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in error["loc"]) or "(root)" for error in exc.errors()})
-            logger.warning("jwt_middleware: claims do not fit %s: fields %s", model.__name__, ", ".join(fields))
-            description = "The token's claims do not fit this API."
+            logger.warning("claims do not fit %s: fields %s", model.__name__, ", ".join(fields))
+            description = ErrorCode.CLAIMS_INVALID.description
             raise AuthRefusal(
-                401,
-                "claims_invalid",
-                description,
-                error="invalid_token",
+                ErrorCode.CLAIMS_INVALID,
                 headers={
                     "WWW-Authenticate": (
                         f'Bearer realm="{realm_of(connection)}", error="invalid_token", '
