@@ -146,10 +146,8 @@ def _claim_at(claims: Claims, name: str) -> Any:
     return value
 
 
-def copy_json(value: Any) -> Any:
-    """A copy of a JSON tree (dicts, lists and scalars) that shares no container with it."""
+def copy_json(value: dict[str, Any] | list[Any]) -> Any:
+    """A copy of a JSON object or array that shares no container with it (strings and numbers are immutable)."""
     if type(value) is dict:
         return {k: copy_json(v) if type(v) is dict or type(v) is list else v for k, v in value.items()}
-    if type(value) is list:
-        return [copy_json(v) if type(v) is dict or type(v) is list else v for v in value]
-    return value
+    return [copy_json(v) if type(v) is dict or type(v) is list else v for v in value]

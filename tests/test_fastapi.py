@@ -496,3 +496,55 @@ async def test_dependencies_read_the_verdict_and_never_verify_again(monkeypatch:
         response = await client.get("/everything", headers=bearer(HS.token(tenant="t")))
         assert response.json() == {"same": True}
         assert len(calls) == 1
+
+
+async def test_a_challenge_from_a_dependency_falls_back_to_the_default_realm_when_the_middleware_wraps_the_app() -> (
+    None
+):
+    app = FastAPI()
+
+    @app.get("/admin", dependencies=[Security(verified_claims, scopes=["admin"])])
+    async def admin() -> dict[str, bool]:  # pragma: no cover - the token lacks the scope
+        return {"admin": True}
+
+    # Wrapped directly rather than added with add_middleware: the dependency cannot read the realm, and says "api".
+    wrapped = JWTMiddleware(app, algorithms=["HS256"], key=HS.public, issuer=ISSUER, audience=AUDIENCE, realm="x")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://testserver") as client:
+        response = await client.get("/admin", headers=bearer(HS.token()))
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
+
+
+def test_dependencies_of_its_own_and_routes_missing_from_the_schema_leave_the_security_alone() -> None:
+    def tenant() -> str:
+        return "t-1"
+
+    app = FastAPI()
+
+    @app.get("/mixed", dependencies=[Depends(tenant)])
+    async def mixed(claims: Claims) -> dict[str, Any]:  # pragma: no cover - only documented here
+        return claims
+
+    @app.get("/hidden", include_in_schema=False)
+    async def hidden() -> None:  # pragma: no cover
+        return None
+
+    @app.get("/dropped")
+    async def dropped(claims: Claims) -> dict[str, Any]:  # pragma: no cover
+        return claims
+
+    generated = app.openapi
+
+    def without_dropped() -> dict[str, Any]:  # an app's own OpenAPI generator may leave operations out
+        schema = generated()
+        del schema["paths"]["/dropped"]
+        return schema
+
+    app.openapi = without_dropped  # type: ignore[method-assign]
+    app.add_middleware(JWTMiddleware, algorithms=["HS256"], key=HS.public, issuer=ISSUER, audience=AUDIENCE,
+                       exempt=DOCS_EXEMPT)  # fmt: skip
+    install_security(app)
+    schema = app.openapi()
+    assert schema["paths"]["/mixed"]["get"]["security"] == [{BEARER: []}]
+    assert "/hidden" not in schema["paths"]
+    assert "/dropped" not in schema["paths"]
