@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from . import checks
 from .claims import DEFAULT_SCOPE_CLAIMS, ScopeSource
 from .errors import ConfigurationError
-from .keys.algorithms import SUPPORTED
 from .keys.discovery import discovery_url
 from .keys.fetch import MAX_INTERVAL, JWKSOptions, url_problem
 
@@ -121,24 +121,24 @@ class Settings:
         jwks_keywords: dict[str, Any],
     ) -> Settings:
         """`jwks_keywords` holds the `jwks_*` (and `allow_insecure_http`) keywords that were given, by field."""
-        _refuse_preflight_pass_through(allow_preflight)
+        checks.refuse_preflight_pass_through(allow_preflight)
         remote = _jwks_options(jwks, jwks_keywords)
         settings = cls(
-            algorithms=_algorithms(algorithms),
+            algorithms=checks.algorithms(algorithms),
             providers=_providers(
-                issuer, audience, key, jwks_url, _flag("oidc_discovery", oidc_discovery), providers, remote
+                issuer, audience, key, jwks_url, checks.flag("oidc_discovery", oidc_discovery), providers, remote
             ),
-            exempt=_patterns("exempt", exempt),
-            optional=_patterns("optional", optional),
-            leeway=_seconds("leeway", leeway, upper=MAX_LEEWAY),
-            required_claims=_claim_names(required_claims),
-            scope_claims=_scope_claims(scope_claims),
-            max_age=None if max_age is None else _seconds("max_age", max_age, upper=math.inf, positive=True),
-            typ=_typ(typ),
-            realm=_realm(realm),
-            require_tls=_flag("require_tls", require_tls),
-            max_token_bytes=_positive_int("max_token_bytes", max_token_bytes, lower=256),
-            cache_size=_positive_int("cache_size", cache_size, lower=0),
+            exempt=checks.patterns("exempt", exempt),
+            optional=checks.patterns("optional", optional),
+            leeway=checks.seconds("leeway", leeway, upper=MAX_LEEWAY),
+            required_claims=checks.claim_names(required_claims),
+            scope_claims=checks.scope_claims(scope_claims),
+            max_age=None if max_age is None else checks.seconds("max_age", max_age, upper=math.inf, positive=True),
+            typ=checks.typ(typ),
+            realm=checks.realm(realm),
+            require_tls=checks.flag("require_tls", require_tls),
+            max_token_bytes=checks.positive_int("max_token_bytes", max_token_bytes, lower=256),
+            cache_size=checks.positive_int("cache_size", cache_size, lower=0),
             jwks=remote,
         )
         settings._warn_about_disabled_checks()
@@ -165,31 +165,16 @@ def _jwks_options(jwks: JWKSOptions | None, given: dict[str, Any]) -> JWKSOption
         return f"jwks.{field}"
 
     def interval(field: str, *, lower: float, upper: float) -> float:
-        return _interval(name(field), getattr(options, field), lower=lower, upper=upper)
+        return checks.interval(name(field), getattr(options, field), lower=lower, upper=upper)
 
     return JWKSOptions(
         cooldown=interval("cooldown", lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
         refresh_interval=interval("refresh_interval", lower=_MIN_REMOTE_SECONDS, upper=MAX_INTERVAL),
         max_stale=interval("max_stale", lower=0.0, upper=_MAX_STALE),
         timeout=interval("timeout", lower=_MIN_REMOTE_SECONDS, upper=_MAX_TIMEOUT),
-        required_at_startup=_flag(name("required_at_startup"), options.required_at_startup),
-        allow_insecure_http=_flag(name("allow_insecure_http"), options.allow_insecure_http),
+        required_at_startup=checks.flag(name("required_at_startup"), options.required_at_startup),
+        allow_insecure_http=checks.flag(name("allow_insecure_http"), options.allow_insecure_http),
     )
-
-
-def _algorithms(algorithms: Sequence[str] | None) -> frozenset[str]:
-    if algorithms is None or isinstance(algorithms, str) or not algorithms:
-        raise ConfigurationError("algorithms must be listed explicitly, e.g. algorithms=['RS256']")
-    for alg in algorithms:
-        if not isinstance(alg, str):
-            raise ConfigurationError(f"algorithms must be strings, got {alg!r}")
-        if alg.lower() == "none":
-            raise ConfigurationError("algorithms must not contain 'none': unsigned tokens are never accepted")
-        if alg not in SUPPORTED:
-            near = [s for s in SUPPORTED if s.lower() == alg.lower()]
-            hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(sorted(SUPPORTED))}"
-            raise ConfigurationError(f"algorithms contains unknown algorithm {alg!r}{hint}")
-    return frozenset(algorithms)
 
 
 def _providers(
@@ -268,90 +253,3 @@ def _check_url(name: str, url: str, remote: JWKSOptions) -> None:
         raise ConfigurationError(f"{name} {problem}, got {url!r}")
     if url.startswith("http:") and url_problem(url, allow_insecure_http=False) is not None:
         logger.warning("%s uses plain http (allow_insecure_http=True): keys can be swapped in transit", name)
-
-
-def _patterns(name: str, patterns: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(patterns, str):
-        raise ConfigurationError(f"{name} must be a list of patterns, e.g. {name}=['/health']")
-    return tuple(patterns)
-
-
-def _seconds(name: str, value: float, *, upper: float, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a number of seconds")
-    if value < 0 or (positive and value == 0) or value > upper:
-        raise ConfigurationError(f"{name} must be between 0 and {upper:g} seconds, got {value!r}")
-    return float(value)
-
-
-def _interval(name: str, value: float, *, lower: float, upper: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a number of seconds")
-    if not lower <= value <= upper:
-        raise ConfigurationError(f"{name} must be between {lower:g} and {upper:g} seconds, got {value!r}")
-    return float(value)
-
-
-def _flag(name: str, value: bool) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _positive_int(name: str, value: int, *, lower: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lower:
-        raise ConfigurationError(f"{name} must be an integer of at least {lower}, got {value!r}")
-    return value
-
-
-def _refuse_preflight_pass_through(allow_preflight: bool) -> None:
-    if allow_preflight is not False:
-        # It let any OPTIONS request with Access-Control-Request-Method reach handlers that serve OPTIONS without a
-        # token (issue 8). CORSMiddleware in front answers preflights itself, so nothing needs it.
-        raise ConfigurationError(
-            "allow_preflight=True is no longer supported: it let unauthenticated requests reach handlers that serve "
-            "OPTIONS. Add CORSMiddleware after JWTMiddleware (app.add_middleware(CORSMiddleware, ...)), so that it "
-            "is the outer layer and answers CORS preflights itself"
-        )
-
-
-def _claim_names(names: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
-        raise ConfigurationError("required_claims must be a list of claim names, e.g. required_claims=['exp', 'sub']")
-    for name in names:
-        # A name is quoted in the WWW-Authenticate challenge ("The token has no X claim."): keep that quoting intact.
-        if any(c in name for c in '"\\') or not name.isprintable():
-            raise ConfigurationError(
-                f"required_claims: {name!r} is not a usable claim name (no quotes, backslashes or control characters)"
-            )
-    return tuple(dict.fromkeys(names))
-
-
-def _scope_claims(sources: Sequence[ScopeSource]) -> tuple[ScopeSource, ...]:
-    if isinstance(sources, str) or not isinstance(sources, Sequence):
-        raise ConfigurationError(
-            "scope_claims must be a list of claim names, dotted paths or functions, e.g. scope_claims=['permissions']"
-        )
-    for source in sources:
-        if isinstance(source, str) and source and not source.startswith(".") and not source.endswith("."):
-            continue
-        if callable(source) and not isinstance(source, str):
-            continue
-        raise ConfigurationError(
-            f"scope_claims entries must be claim names ('scp'), dotted paths ('realm_access.roles') or functions "
-            f"of the claims, got {source!r}"
-        )
-    # The defaults stay the very same object: scopes_of() keeps its fast path for them.
-    return DEFAULT_SCOPE_CLAIMS if tuple(sources) == DEFAULT_SCOPE_CLAIMS else tuple(sources)
-
-
-def _typ(typ: str | None) -> str | None:
-    if typ is not None and (not isinstance(typ, str) or not typ):
-        raise ConfigurationError("typ must be a media type such as 'at+jwt' (RFC 9068), or None")
-    return typ
-
-
-def _realm(realm: str) -> str:
-    if not isinstance(realm, str) or not realm or any(c in realm for c in '"\\\r\n') or not realm.isprintable():
-        raise ConfigurationError("realm must be a printable string without quotes or backslashes")
-    return realm
