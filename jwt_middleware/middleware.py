@@ -18,7 +18,6 @@ from .bearer import bearer_token, is_b64token, sent_over_tls
 from .errors import AuthError, ErrorCode, MissingToken, Rendered, render
 from .health import Health, health_of
 from .keys import KeySource, key_source
-from .keys.jwks import JWKSKeys
 from .lifespan import KeysLifespan
 from .observe import Metrics, RefusalHook, RefusalReporter
 from .revocation import RevocationCheck
@@ -161,8 +160,7 @@ class JWTMiddleware:
         if metrics is not None:
             metrics.watch(self.health)
             for label, source in zip(self._provider_labels, self.key_sources, strict=True):
-                if isinstance(source, JWKSKeys):
-                    source.events.on_fetch(functools.partial(metrics.key_fetch, label))
+                source.on_fetch(functools.partial(metrics.key_fetch, label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in _REQUESTS:

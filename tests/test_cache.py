@@ -53,6 +53,9 @@ class CountingKeys:
     def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
         return None
 
+    def on_fetch(self, listener: Callable[[str], object]) -> None:  # pragma: no cover - no metrics here
+        return None
+
     async def start(self, task_group: TaskGroup) -> None:  # pragma: no cover - no lifespan here
         return None
 

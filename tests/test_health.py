@@ -130,6 +130,9 @@ class NoKeysYet:
     async def refresh_for_unknown_kid(self) -> KeySet | None:
         return None
 
+    def on_fetch(self, listener: Any) -> None:  # pragma: no cover - no metrics here
+        return None
+
     def on_new_keys(self, listener: Any) -> None:
         return None
 

@@ -19,6 +19,7 @@ import httpx
 from anyio.abc import TaskGroup
 
 from .discovery import Discovery
+from .events import FetchResult
 from .fetch import JWKSOptions
 from .jwks import JWKSKeys
 from .keyset import KeySet, PreparedKey
@@ -47,6 +48,10 @@ class KeySource(Protocol):
 
     def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
         """Call `listener` with every new snapshot, right after it replaces the old one."""
+        ...
+
+    def on_fetch(self, listener: Callable[[FetchResult], object]) -> None:
+        """Call `listener` with the result of every fetch (for metrics); a source that never fetches never calls."""
         ...
 
     async def start(self, task_group: TaskGroup) -> None:

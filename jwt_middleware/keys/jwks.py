@@ -36,7 +36,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ..errors import ConfigurationError, FetchError, KeysUnavailable, StartupError
 from .discovery import Discovery
-from .events import KeyEvents, KeyStatus
+from .events import FetchResult, KeyEvents, KeyStatus
 from .fetch import Fetched, JWKSOptions, fetch_json, new_client, redact, refresh_interval
 from .keyset import KeySet
 from .loading import keys_from_jwks
@@ -142,6 +142,9 @@ class JWKSKeys:
 
     def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
         self._listeners.append(listener)
+
+    def on_fetch(self, listener: Callable[[FetchResult], object]) -> None:
+        self.events.on_fetch(listener)
 
     async def start(self, task_group: TaskGroup) -> None:
         if self._running:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection
 
 from anyio.abc import TaskGroup
 
+from .events import FetchResult
 from .keyset import KeySet
 from .loading import keys_from_material
 from .provenance import warn_if_test_keys
@@ -33,6 +34,9 @@ class StaticKeys:
 
     def on_new_keys(self, listener: Callable[[KeySet], object]) -> None:
         return None  # these keys never change
+
+    def on_fetch(self, listener: Callable[[FetchResult], object]) -> None:
+        return None  # nor are they ever fetched
 
     async def start(self, task_group: TaskGroup) -> None:
         return None

@@ -207,4 +207,8 @@ async def test_static_keys_never_refresh() -> None:
     assert (source.remote, source.refresh_due(), source.may_refresh_for_unknown_kid()) == (False, False, False)
     assert await source.refresh_for_unknown_kid() is None
     await source.refresh_if_due()  # nothing to do, and nothing done
+    fetches: list[str] = []
+    source.on_fetch(fetches.append)
+    source.on_new_keys(fetches.append)
+    assert fetches == []  # and nothing to report
     assert source.current() is source.current()
