@@ -208,7 +208,8 @@ async def test_static_keys_never_refresh() -> None:
     assert await source.refresh_for_unknown_kid() is None
     await source.refresh_if_due()  # nothing to do, and nothing done
     fetches: list[str] = []
+    new_sets: list[KeySet] = []
     source.on_fetch(fetches.append)
-    source.on_new_keys(fetches.append)
-    assert fetches == []  # and nothing to report
+    source.on_new_keys(new_sets.append)
+    assert (fetches, new_sets) == ([], [])  # and nothing to report
     assert source.current() is source.current()
