@@ -65,7 +65,8 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _asgi_step(app: Any, path: str, expect: int) -> Callable[[Any], object]:
+def asgi_step(app: Any, path: str, expect: int) -> Callable[[Any], object]:
+    """One request to `app`, driven without an event loop; it must answer `expect`."""
     statuses: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -103,20 +104,20 @@ def _rows(spec: dict[str, Any], calls: int) -> list[Row]:
     plain = [list(BASE_HEADERS) for _ in range(calls)]
     rows = [
         row("harness: a call that does nothing", lambda item: None, plain),
-        row("bare Starlette app", _asgi_step(apps.bare(), "/", 200), plain),
-        row("bare Starlette app, /health", _asgi_step(apps.bare(), "/health", 200), plain),
-        row("do-nothing ASGI layer, /health", _asgi_step(_do_nothing(apps.bare()), "/health", 200), plain),
-        row("bare FastAPI app", _asgi_step(apps.bare_fastapi(), "/", 200), plain),
+        row("bare Starlette app", asgi_step(apps.bare(), "/", 200), plain),
+        row("bare Starlette app, /health", asgi_step(apps.bare(), "/health", 200), plain),
+        row("do-nothing ASGI layer, /health", asgi_step(_do_nothing(apps.bare()), "/health", 200), plain),
+        row("bare FastAPI app", asgi_step(apps.bare_fastapi(), "/", 200), plain),
     ]
     rs256 = spec["RS256"]
     ours_rs = apps.ours("RS256", rs256["key"])
     warm_rs = _headers(rs256["warm"])
     rows += [
-        row("ours, exempt /health", _asgi_step(ours_rs, "/health", 200), plain),
-        row("ours, distinct garbage tokens (401)", _asgi_step(ours_rs, "/", 401), _headers(spec["garbage"])),
-        row("ours, distinct bad signatures, RS256 (401)", _asgi_step(ours_rs, "/", 401), _headers(spec["forged"])),
-        row("ours, hostile unsigned payload, 6 KB (401)", _asgi_step(ours_rs, "/", 401), repeated(spec["hostile"])),
-        row("ours, bad signature, same size (401)", _asgi_step(ours_rs, "/", 401), repeated(spec["same_size"])),
+        row("ours, exempt /health", asgi_step(ours_rs, "/health", 200), plain),
+        row("ours, distinct garbage tokens (401)", asgi_step(ours_rs, "/", 401), _headers(spec["garbage"])),
+        row("ours, distinct bad signatures, RS256 (401)", asgi_step(ours_rs, "/", 401), _headers(spec["forged"])),
+        row("ours, hostile unsigned payload, 6 KB (401)", asgi_step(ours_rs, "/", 401), repeated(spec["hostile"])),
+        row("ours, bad signature, same size (401)", asgi_step(ours_rs, "/", 401), repeated(spec["same_size"])),
     ]
     for alg in ALGORITHMS:
         data = spec[alg]
@@ -125,23 +126,23 @@ def _rows(spec: dict[str, Any], calls: int) -> list[Row]:
         warm = _headers(data["warm"])
         rows += [
             row(f"{alg} floor: signature check alone", _floor_step(key.check), signed),
-            row(f"{alg} ours, cached token", _asgi_step(apps.ours(alg, data["key"]), "/", 200), repeated(data["one"])),
+            row(f"{alg} ours, cached token", asgi_step(apps.ours(alg, data["key"]), "/", 200), repeated(data["one"])),
             row(
                 f"{alg} ours, fresh tokens",
-                _asgi_step(apps.ours(alg, data["key"]), "/", 200),
+                asgi_step(apps.ours(alg, data["key"]), "/", 200),
                 _headers(data["fresh"]),
                 warm,
             ),
         ]
     steady = apps.ours("RS256", rs256["key"], cache_size=WARMUP)  # the warm-up fills it: every later token evicts
     rows.append(
-        row("RS256 ours, fresh tokens, cache full", _asgi_step(steady, "/", 200), _headers(rs256["fresh"]), warm_rs)
+        row("RS256 ours, fresh tokens, cache full", asgi_step(steady, "/", 200), _headers(rs256["fresh"]), warm_rs)
     )
     depends = apps.fastapi_depends(_rs256_decoder(rs256["key"]))
     rows.append(
         row(
             "RS256 FastAPI Depends(HTTPBearer) + jwt.decode, fresh",
-            _asgi_step(depends, "/", 200),
+            asgi_step(depends, "/", 200),
             _headers(rs256["fresh"]),
             warm_rs,
         )
@@ -185,9 +186,13 @@ def _rs256_decoder(pem: str) -> Any:
 
 
 def child(spec_path: str) -> None:
-    """Run every row: its warm-up (not counted), then its measured calls inside sys.call_tracing (counted)."""
     spec = json.loads(Path(spec_path).read_text())
-    rows = _rows(spec, spec["calls"])
+    count_rows(_rows(spec, spec["calls"]))
+
+
+def count_rows(rows: Sequence[Row]) -> None:
+    """In the child: print the row names, then run each row's warm-up (not counted) and its measured calls inside
+    sys.call_tracing (counted, one dump each)."""
     print(json.dumps([row.name for row in rows]), flush=True)
     for row in rows:
         for item in row.warm:  # the middleware stack built, the header policy primed, a cached token cached
@@ -245,12 +250,18 @@ def _unsigned(payload: bytes) -> str:
 
 def measure(calls: int) -> dict[str, float]:
     """Instructions per call for every row, from one run of the child under callgrind."""
+    return run_under_callgrind("benchmarks.instructions", _spec(calls), calls)
+
+
+def run_under_callgrind(module: str, spec: dict[str, Any], calls: int) -> dict[str, float]:
+    """Run `python -m <module> --child <spec file>` under callgrind; instructions per call, by the row names the
+    child prints first. The child counts each row inside `sys.call_tracing` (see `count_rows`)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("valgrind is missing: apt-get install -y valgrind (CI's .ci/run installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp, "spec.json")
-        spec_path.write_text(json.dumps(_spec(calls)))
+        spec_path.write_text(json.dumps(spec))
         out = Path(tmp, "callgrind.out")
         command = [
             valgrind,
@@ -261,7 +272,7 @@ def measure(calls: int) -> dict[str, float]:
             f"--callgrind-out-file={out}",
             sys.executable,
             "-m",
-            "benchmarks.instructions",
+            module,
             "--child",
             str(spec_path),
         ]
