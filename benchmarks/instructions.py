@@ -218,12 +218,7 @@ def _spec(calls: int) -> dict[str, Any]:
     spec: dict[str, Any] = {"calls": calls}
     for alg in ALGORITHMS:
         signer = make_signer(alg)
-        spec[alg] = {
-            "key": signer.configured_key,
-            "one": signer.mint("one"),
-            "fresh": signer.pool(calls, "fresh"),
-            "warm": signer.pool(WARMUP, "warm"),  # the fresh rows warm up on tokens they will not measure
-        }
+        spec[alg] = signer_spec(signer, calls)
         if alg == "RS256":
             rs256 = signer
     # Seeded, so that the row is the same on every run: random bytes fail in different ways, at different costs.
@@ -233,6 +228,17 @@ def _spec(calls: int) -> dict[str, Any]:
     spec["hostile"] = _unsigned(b"[" * 3000 + b"]" * 3000)
     spec["same_size"] = _unsigned(json.dumps({"iss": "https://issuer.example/", "note": "x" * 5960}).encode())
     return spec
+
+
+def signer_spec(signer: Any, calls: int) -> dict[str, Any]:
+    """What the child needs of one algorithm: the key as configured, a token to repeat, `calls` fresh tokens, and
+    warm-up tokens the fresh rows will not measure."""
+    return {
+        "key": signer.configured_key,
+        "one": signer.mint("one"),
+        "fresh": signer.pool(calls, "fresh"),
+        "warm": signer.pool(WARMUP, "warm"),
+    }
 
 
 def _b64(data: bytes) -> str:

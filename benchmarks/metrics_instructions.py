@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import bearer_headers
-from benchmarks.instructions import Row, asgi_step, count_rows, run_under_callgrind
+from benchmarks.instructions import Row, asgi_step, count_rows, run_under_callgrind, signer_spec
 
 ALGORITHMS = ("HS256", "RS256")
 BACKENDS = ("off", "prometheus", "otel", "otel-histogram")
@@ -56,15 +56,8 @@ def child(spec_path: str) -> None:
 def measure(calls: int) -> dict[str, float]:
     from benchmarks.tokens import make_signer
 
-    spec: dict[str, Any] = {"calls": calls}
-    for alg in ALGORITHMS:
-        signer = make_signer(alg)
-        spec[alg] = {
-            "key": signer.configured_key,
-            "one": signer.mint("one"),
-            "fresh": signer.pool(calls * len(BACKENDS), "fresh")[:calls],  # each backend's app has its own cache
-            "warm": signer.pool(WARMUP, "warm"),
-        }
+    # Each backend's app has a cache of its own, so the same fresh tokens are fresh to every one of them.
+    spec: dict[str, Any] = {"calls": calls, **{alg: signer_spec(make_signer(alg), calls) for alg in ALGORITHMS}}
     return run_under_callgrind("benchmarks.metrics_instructions", spec, calls)
 
 
